@@ -1,0 +1,183 @@
+"""Evaluate a loss on sampled trajectories: featurize once, one forward pass, then the pure loss.
+
+P_F(s′|s) is always the sum of the policy's probabilities over *all* actions of s that reach s′
+(``Trajectory.equivalents``), and the uniform P_B is over distinct parents — the two conditions for
+sampling in proportion to the reward on a DAG with symmetric states.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import torch
+
+from gfn.featurize import Featurizer, GraphBatch
+from gfn.losses.detailed_balance import detailed_balance_loss
+from gfn.losses.flow_matching import flow_matching_loss
+from gfn.losses.subtb import subtrajectory_balance_loss
+from gfn.losses.trajectory_balance import trajectory_balance_loss
+from gfn.mdp.block_mdp import BlockMDP
+from gfn.mdp.state import STOP, State
+from gfn.models.heads import segment_log_softmax, segment_logsumexp
+from gfn.models.mpnn import BlockGraphFlowNet
+from gfn.sampling.sampler import Trajectory
+
+
+@dataclass(frozen=True)
+class LossSettings:
+    name: str  # tb | fm | db | subtb
+    subtb_lambda: float = 0.9
+    fm_epsilon: float = 2.5e-5
+    fm_leaf_coef: float = 10.0
+
+
+@dataclass
+class TransitionTensors:
+    """Per transition (trajectory-major): log P_F, log P_B, and which trajectory/position it is."""
+
+    log_pf: torch.Tensor
+    log_pb: torch.Tensor
+    log_flow_src: torch.Tensor
+    traj: torch.Tensor
+    pos: torch.Tensor
+    is_stop: torch.Tensor
+    log_flow_states: torch.Tensor  # log F of every featurized state (trajectory-major)
+    state_offset: list[int]
+
+
+def transition_tensors(
+    trajs: Sequence[Trajectory], featurizer: Featurizer, model: BlockGraphFlowNet, device: torch.device
+) -> TransitionTensors:
+    """One forward pass over every state of every trajectory; log P_F summed over equivalent actions."""
+    states: list[State] = []
+    offsets: list[int] = []
+    for t in trajs:
+        offsets.append(len(states))
+        states.extend(t.states)
+    batch = featurizer(states, device)
+    logits, log_flow = model(batch)
+    logp = segment_log_softmax(logits, batch.flat_owner(), batch.n_states)
+    flat_idx: list[int] = []
+    flat_owner: list[int] = []
+    log_pb: list[float] = []
+    traj_id: list[int] = []
+    pos: list[int] = []
+    src: list[int] = []
+    is_stop: list[bool] = []
+    k = 0
+    for ti, t in enumerate(trajs):
+        for p, (a, eq) in enumerate(zip(t.actions, t.equivalents, strict=True)):
+            b = offsets[ti] + p
+            for e in eq:
+                flat_idx.append(batch.action_index(b, e))
+                flat_owner.append(k)
+            stop = a.kind == STOP
+            log_pb.append(0.0 if stop else -math.log(t.n_parents[p]))
+            traj_id.append(ti)
+            pos.append(p)
+            src.append(b)
+            is_stop.append(stop)
+            k += 1
+    idx = torch.tensor(flat_idx, device=device)
+    own = torch.tensor(flat_owner, device=device)
+    log_pf = segment_logsumexp(logp[idx], own, k)
+    return TransitionTensors(
+        log_pf=log_pf,
+        log_pb=torch.tensor(log_pb, device=device, dtype=log_pf.dtype),
+        log_flow_src=log_flow[torch.tensor(src, device=device)],
+        traj=torch.tensor(traj_id, device=device),
+        pos=torch.tensor(pos, device=device),
+        is_stop=torch.tensor(is_stop, device=device),
+        log_flow_states=log_flow,
+        state_offset=offsets,
+    )
+
+
+def compute_loss(
+    settings: LossSettings,
+    trajs: Sequence[Trajectory],
+    mdp: BlockMDP,
+    featurizer: Featurizer,
+    model: BlockGraphFlowNet,
+    device: torch.device,
+) -> torch.Tensor:
+    """The configured objective on ``trajs`` (rewards already filled in)."""
+    if settings.name == "fm":
+        return _flow_matching(settings, trajs, mdp, featurizer, model, device)
+    tt = transition_tensors(trajs, featurizer, model, device)
+    n = len(trajs)
+    log_r = torch.tensor([t.log_reward for t in trajs], device=device, dtype=tt.log_pf.dtype)
+    if settings.name == "tb":
+        zeros = torch.zeros(n, device=device, dtype=tt.log_pf.dtype)
+        sum_pf = zeros.index_add(0, tt.traj, tt.log_pf)
+        sum_pb = zeros.index_add(0, tt.traj, tt.log_pb)
+        return trajectory_balance_loss(model.log_z, sum_pf, sum_pb, log_r)
+    # log F of the destination: next state's flow, or R(x) after the stop action
+    offs = torch.tensor(tt.state_offset, device=device)
+    dst_state = offs[tt.traj] + tt.pos + 1
+    dst_state = torch.where(tt.is_stop, torch.zeros_like(dst_state), dst_state)
+    log_f_dst = torch.where(tt.is_stop, log_r[tt.traj], tt.log_flow_states[dst_state])
+    if settings.name == "db":
+        return detailed_balance_loss(tt.log_flow_src, tt.log_pf, log_f_dst, tt.log_pb)
+    if settings.name == "subtb":
+        lengths = torch.tensor([t.length for t in trajs], device=device)
+        l_max = int(lengths.max())
+        log_pf = torch.zeros(n, l_max, device=device, dtype=tt.log_pf.dtype)
+        log_pb = torch.zeros_like(log_pf)
+        log_f = torch.zeros(n, l_max + 1, device=device, dtype=tt.log_pf.dtype)
+        log_pf = log_pf.index_put((tt.traj, tt.pos), tt.log_pf)
+        log_pb = log_pb.index_put((tt.traj, tt.pos), tt.log_pb)
+        log_f = log_f.index_put((tt.traj, tt.pos), tt.log_flow_src)
+        log_f = log_f.index_put((torch.arange(n, device=device), lengths), log_r)
+        return subtrajectory_balance_loss(log_f, log_pf, log_pb, lengths, settings.subtb_lambda)
+    raise ValueError(f"unknown loss {settings.name!r}")
+
+
+def _flow_matching(
+    settings: LossSettings,
+    trajs: Sequence[Trajectory],
+    mdp: BlockMDP,
+    featurizer: Featurizer,
+    model: BlockGraphFlowNet,
+    device: torch.device,
+) -> torch.Tensor:
+    """In-flow from every distinct parent (summing its equivalent actions) vs out-flow (+ R at x⊤)."""
+    visited: list[State] = []
+    for t in trajs:
+        visited.extend(t.states[1:])
+    parents_of = [mdp.parents(s) for s in visited]
+    parent_states = [p.state for ps in parents_of for p in ps]
+    batch: GraphBatch = featurizer(visited + parent_states, device)
+    logits, _ = model(batch)
+    nv = len(visited)
+    owner = batch.flat_owner()
+    # out-flow of each visited state: all its legal edge flows, including the stop edge
+    log_out_all = segment_logsumexp(logits, owner, batch.n_states)
+    idx: list[int] = []
+    own: list[int] = []
+    b = nv
+    for vi, ps in enumerate(parents_of):
+        for p in ps:
+            for a in p.actions:
+                idx.append(batch.action_index(b, a))
+                own.append(vi)
+            b += 1
+    log_in = segment_logsumexp(
+        logits[torch.tensor(idx, device=device)], torch.tensor(own, device=device), nv
+    )
+    # terminal copies x⊤: in-flow is x's stop edge, out-flow is R(x)
+    term_idx = []
+    k = 0
+    for t in trajs:
+        k += len(t.states) - 1
+        term_idx.append(k - 1)
+    term = torch.tensor(term_idx, device=device)
+    stop_logits = logits[term]  # flat index of STOP for state b is b
+    log_r = torch.tensor([t.log_reward for t in trajs], device=device, dtype=logits.dtype)
+    log_inflow = torch.cat([log_in, stop_logits])
+    log_outflow = torch.cat([log_out_all[:nv], log_r])
+    is_terminal = torch.cat([torch.zeros(nv, dtype=torch.bool, device=device),
+                             torch.ones(len(trajs), dtype=torch.bool, device=device)])
+    return flow_matching_loss(log_inflow, log_outflow, is_terminal, settings.fm_epsilon, settings.fm_leaf_coef)
