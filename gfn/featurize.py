@@ -39,6 +39,7 @@ class GraphBatch:
     _stem_pos: list[dict[tuple[int, int], int]]
     _empty_pos: list[int]
     _stem_info: list[tuple[int, int]]  # (node, atom) of each stem row
+    _n_empty: int
 
     def to(self, device: torch.device | str) -> GraphBatch:
         for name in ("node_frag", "node_batch", "edge_index", "edge_slots", "stem_node", "stem_slot",
@@ -48,7 +49,7 @@ class GraphBatch:
 
     @property
     def n_empty(self) -> int:
-        return sum(1 for p in self._empty_pos if p >= 0)
+        return self._n_empty
 
     @property
     def n_flat(self) -> int:
@@ -156,6 +157,7 @@ class Featurizer:
             _stem_pos=stem_pos,
             _empty_pos=empty_pos,
             _stem_info=stem_info,
+            _n_empty=n_empty,
         )
 
     def action_indices(self, batch: GraphBatch, b: int, actions: Sequence[Action]) -> list[int]:

@@ -54,6 +54,8 @@ class BlockMDP:
         for t in library.block_types:
             self._types_by_frag.setdefault(t.fragment, []).append(t.index)
         self._smiles_cache: dict[str, str | None] = {}
+        # canonical states are unique, so (state key, action) determines the whole transition
+        self._transition_cache: dict[tuple[str, Action], tuple[State, tuple[Action, ...], int]] = {}
 
     # ----------------------------------------------------------------- identity
     def key(self, state: State) -> str:
@@ -122,46 +124,61 @@ class BlockMDP:
         return out
 
     def equivalent_actions(self, state: State, action: Action) -> list[Action]:
-        """All actions of ``state`` whose child has the same canonical key as ``action``'s child.
-
-        Only actions adding a block of the same fragment can qualify (isomorphic trees have the
-        same multiset of fragments), which keeps this to a few key computations.
-        """
+        """All actions of ``state`` whose child has the same canonical key as ``action``'s child."""
         if action.kind == STOP:
             return [action]
-        target = self.key(self.step(state, action))
-        if action.kind == PLACE:
-            frag = self.library.initial_blocks[action.block].fragment
-            return [
-                Action(PLACE, block=b.index)
-                for b in self.library.initial_blocks
-                if b.fragment == frag and self.key(self.step(state, Action(PLACE, block=b.index))) == target
-            ]
-        t = self.library.block_types[action.block]
-        orbits = stem_orbits(state, self.syms)
-        by_orbit: dict[str, list[tuple[int, int]]] = {}
-        for slot, label in orbits.items():
-            by_orbit.setdefault(label, []).append(slot)
-        # Symmetric stems (one orbit) always give isomorphic children. Different orbits can only do
-        # so when the state already holds a "twin" leaf of the same fragment that the new block
-        # could swap places with; only then compare child keys.
-        same = by_orbit[orbits[(action.node, action.atom)]]
-        out = [Action(ATTACH, node, atom, action.block) for node, atom in same]
-        if state.n_blocks == 1 or self._has_twin_leaf(state, t.fragment, len(t.stems)):
-            # the twin may also be re-added through another block type of the same fragment
-            for other in self._types_by_frag[t.fragment]:
-                for slots in by_orbit.values():
-                    if other == action.block and slots is same:
-                        continue
-                    node, atom = slots[0]
-                    if self.key(self.step(state, Action(ATTACH, node, atom, other))) == target:
-                        out.extend(Action(ATTACH, n, a, other) for n, a in slots)
-        return out
+        return list(self.transition(state, action)[1])
 
-    def _has_twin_leaf(self, state: State, frag: int, n_stems: int) -> bool:
-        return any(
-            state.frags[leaf] == frag and len(state.stems[leaf]) == n_stems for leaf in self.leaves(state)
-        )
+    def transition(self, state: State, action: Action) -> tuple[State, tuple[Action, ...], int]:
+        """(child, every action of ``state`` reaching the child, number of distinct parents of child).
+
+        Every way to reach the child from ``state`` is a leaf of the child whose removal gives a state
+        isomorphic to ``state``; the stem it frees is mapped into ``state``'s numbering by its marked
+        orbit label (equal labels ⇔ an isomorphism maps one slot onto the other). This covers
+        symmetric stems and "twin" leaves that could swap places, with no trial steps.
+        """
+        cache_key = (self.key(state), action)
+        hit = self._transition_cache.get(cache_key)
+        if hit is not None:
+            return hit
+        result = self._transition(state, action)
+        if len(self._transition_cache) >= 200_000:
+            self._transition_cache.clear()
+        self._transition_cache[cache_key] = result
+        return result
+
+    def _transition(self, state: State, action: Action) -> tuple[State, tuple[Action, ...], int]:
+        child = self.step(state, action)
+        into = self._leaf_removals(child)
+        n_parents = len({k for k, _, _ in into})
+        if action.kind == PLACE:
+            return child, (Action(PLACE, block=action.block),), n_parents
+        key = self.key(state)
+        eq: set[Action] = set()
+        for k, raw, raw_action in into:
+            if k == key:
+                eq.update(self._map_actions(raw, raw_action, state))
+        return child, tuple(sorted(eq)), n_parents
+
+    def _map_actions(self, raw: State, action: Action, target: State) -> list[Action]:
+        """``raw`` ≅ ``target``: the actions of ``target`` equivalent to ``action`` of ``raw``."""
+        if action.kind == PLACE:
+            return [action]
+        label = stem_orbits(raw, self.syms)[(action.node, action.atom)]
+        return [
+            Action(ATTACH, n, a, action.block)
+            for (n, a), lab in stem_orbits(target, self.syms).items()
+            if lab == label
+        ]
+
+    def _leaf_removals(self, state: State) -> list[tuple[str, State, Action]]:
+        """(parent key, raw parent, re-adding action in the raw parent) for every valid leaf removal."""
+        out = []
+        for leaf in self.leaves(state):
+            removed = self._remove_leaf(state, leaf)
+            if removed is not None:
+                out.append((self.key(removed[0]), removed[0], removed[1]))
+        return out
 
     # ------------------------------------------------------------------ parents
     def _remove_leaf(self, state: State, leaf: int) -> tuple[State, Action] | None:
@@ -226,32 +243,21 @@ class BlockMDP:
 
     def n_parents(self, state: State) -> int:
         """Number of distinct parent states (the uniform backward policy is 1 / this)."""
-        keys = set()
-        for leaf in self.leaves(state):
-            removed = self._remove_leaf(state, leaf)
-            if removed is not None:
-                keys.add(self.key(removed[0]))
-        return len(keys)
+        return len({k for k, _, _ in self._leaf_removals(state)})
 
     def parents(self, state: State) -> list[Parent]:
-        """Every distinct parent (by canonical key) with all of its actions that lead to ``state``."""
-        groups: dict[str, tuple[State, Action]] = {}
-        for leaf in self.leaves(state):
-            removed = self._remove_leaf(state, leaf)
-            if removed is None:
-                continue
-            parent, action = removed
-            groups.setdefault(self.key(parent), (parent, action))
+        """Every distinct parent (canonical, by key) with all of its actions that lead to ``state``."""
+        groups: dict[str, list[tuple[State, Action]]] = {}
+        for k, raw, action in self._leaf_removals(state):
+            groups.setdefault(k, []).append((raw, action))
         out = []
-        for p, a in groups.values():
-            canon = self.canonical(p)
-            if canon == p:
-                actions = self.equivalent_actions(p, a)
-            else:  # the same stem in the canonical parent's numbering: equal marked-orbit label
-                label = stem_orbits(p, self.syms)[(a.node, a.atom)]
-                node, atom = next(sl for sl, lab in stem_orbits(canon, self.syms).items() if lab == label)
-                actions = self.equivalent_actions(canon, Action(ATTACH, node, atom, a.block))
-            out.append(Parent(canon, tuple(actions)))
+        for k, items in groups.items():
+            canon = state_from_key(k)
+            canon.key = k
+            actions: set[Action] = set()
+            for raw, action in items:
+                actions.update(self._map_actions(raw, action, canon))
+            out.append(Parent(canon, tuple(sorted(actions))))
         return out
 
     # --------------------------------------------------------------- molecules

@@ -72,8 +72,15 @@ def _min_code(
     frag: int, parent_atom: int, stems: Sequence[int], kids: list[tuple[int, str]], syms: Symmetries,
     marked: int,
 ) -> str:
+    group = syms[frag]
+    if len(group) == 1:  # no symmetry: the identity is the only candidate
+        k = sorted(f"{a}>{c}" for a, c in kids)
+        return (
+            f"({frag}|{parent_atom if parent_atom >= 0 else '-'}|{sorted(stems)}|{','.join(k)}"
+            f"{'|*' + str(marked) if marked >= 0 else ''})"
+        )
     best = None
-    for g in syms[frag]:
+    for g in group:
         k = sorted(f"{g[a]}>{c}" for a, c in kids)
         s = sorted(g[x] for x in stems)
         code = (

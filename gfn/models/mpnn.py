@@ -67,10 +67,11 @@ class BlockGraphFlowNet(nn.Module):
     def forward(self, g: GraphBatch) -> tuple[torch.Tensor, torch.Tensor]:
         """(flat logits with illegal stops at -inf, log F per state)."""
         h = self.frag_emb(g.node_frag)
-        if g.edge_index.numel():
-            edge_attr = torch.cat([self.slot_emb(g.edge_slots[:, 0]), self.slot_emb(g.edge_slots[:, 1])], -1)
-            for conv in self.convs:
-                h = self.gru(nn.functional.leaky_relu(conv(h, g.edge_index, edge_attr)), h)
+        # every layer runs even without bonds (isolated nodes get zero messages), so a state's output
+        # never depends on what else is in its batch
+        edge_attr = torch.cat([self.slot_emb(g.edge_slots[:, 0]), self.slot_emb(g.edge_slots[:, 1])], -1)
+        for conv in self.convs:
+            h = self.gru(nn.functional.leaky_relu(conv(h, g.edge_index, edge_attr)), h)
         pooled = torch.zeros(g.n_states, h.shape[1], device=h.device, dtype=h.dtype)
         pooled = pooled.index_add(0, g.node_batch, h)
         graph = self.readout(pooled)

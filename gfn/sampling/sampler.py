@@ -77,11 +77,11 @@ class Sampler:
                         t.actions.append(STOP_ACTION)
                         t.equivalents.append((STOP_ACTION,))
                         continue
-                    child = mdp.step(s, action)
+                    child, equivalents, n_parents = mdp.transition(s, action)
                     t.actions.append(action)
-                    t.equivalents.append(tuple(mdp.equivalent_actions(s, action)))
+                    t.equivalents.append(equivalents)
                     t.states.append(child)
-                    t.n_parents.append(mdp.n_parents(child))
+                    t.n_parents.append(n_parents)
                     still.append(i)
                 active = still
         finally:

@@ -1,0 +1,142 @@
+"""Vectorised losses against slow, obvious reference loops on the same trajectories."""
+
+from __future__ import annotations
+
+import math
+from types import SimpleNamespace
+
+import pytest
+import torch
+
+from gfn.build import build_loss, build_model
+from gfn.chem.blocks import BlockLibrary
+from gfn.featurize import Featurizer
+from gfn.mdp.block_mdp import BlockMDP
+from gfn.mdp.state import STOP, Action, State
+from gfn.models.heads import segment_log_softmax, segment_sample
+from gfn.sampling.sampler import Sampler, Trajectory
+from gfn.training.config import parse_training_config
+from gfn.training.loop import score_trajectories
+from gfn.training.objectives import compute_loss
+
+
+def _reward(smiles: list[str]) -> list[SimpleNamespace]:
+    return [SimpleNamespace(reward=0.1 + (len(s) % 7) / 3.0, components={}) for s in smiles]
+
+
+@pytest.fixture(scope="module")
+def setup(request: pytest.FixtureRequest) -> tuple[BlockMDP, Featurizer, torch.nn.Module, list[Trajectory]]:
+    from gfn.chem.blocks import library_from_json
+    from tests.mdp.conftest import TINY
+
+    lib: BlockLibrary = library_from_json(TINY)
+    mdp = BlockMDP(lib, max_blocks=4)
+    fz = Featurizer(mdp)
+    cfg = parse_training_config({"hidden": 32, "layers": 2, "max_blocks": 4})
+    model = build_model(fz, cfg, torch.device("cpu")).double()
+    with torch.no_grad():
+        model.log_z.fill_(0.7)
+    gen = torch.Generator()
+    gen.manual_seed(1)
+    trajs = Sampler(mdp, fz, model).sample(8, gen, exploration=0.3)
+    score_trajectories(trajs, _reward)
+    return mdp, fz, model, trajs
+
+
+def _state_out(fz: Featurizer, model: torch.nn.Module, s: State) -> tuple[dict[Action, float], float]:
+    """Slow reference: raw logits of every legal action of one state, and log F(s)."""
+    batch = fz([s])
+    logits, log_flow = model(batch)
+    out = {}
+    for a in fz.mdp.legal_actions(s):
+        out[a] = float(logits[batch.action_index(0, a)])
+    return out, float(log_flow[0])
+
+
+def _log_pf(fz: Featurizer, model: torch.nn.Module, s: State, actions: tuple[Action, ...]) -> float:
+    logits, _ = _state_out(fz, model, s)
+    z = math.log(sum(math.exp(v) for v in logits.values()))
+    return math.log(sum(math.exp(logits[a] - z) for a in actions))
+
+
+def _reference(loss: str, mdp: BlockMDP, fz: Featurizer, model: torch.nn.Module, trajs: list[Trajectory]) -> float:
+    per: list[float] = []
+    for t in trajs:
+        lpf = [_log_pf(fz, model, s, eq) for s, eq in zip(t.states, t.equivalents, strict=False)]
+        # the last action is STOP from the terminal state
+        lpf.append(_log_pf(fz, model, t.states[-1], (Action(STOP),))) if len(lpf) < len(t.actions) else None
+        lpb = [-math.log(mdp.n_parents(s)) for s in t.states[1:]] + [0.0]
+        log_f = [_state_out(fz, model, s)[1] for s in t.states] + [t.log_reward]
+        log_f[len(t.actions)] = t.log_reward
+        if loss == "tb":
+            per.append((float(model.log_z) + sum(lpf) - t.log_reward - sum(lpb)) ** 2)
+        elif loss == "db":
+            per.extend((log_f[i] + lpf[i] - log_f[i + 1] - lpb[i]) ** 2 for i in range(len(t.actions)))
+        elif loss == "subtb":
+            lam, num, den = 0.9, 0.0, 0.0
+            n = len(t.actions)
+            for i in range(n):
+                for j in range(i + 1, n + 1):
+                    r = log_f[i] + sum(lpf[i:j]) - log_f[j] - sum(lpb[i:j])
+                    num += lam ** (j - i) * r * r
+                    den += lam ** (j - i)
+            per.append(num / den)
+    return sum(per) / len(per)
+
+
+@pytest.mark.parametrize("loss", ["tb", "db", "subtb"])
+def test_trajectory_losses_match_reference(loss: str, setup: tuple) -> None:  # type: ignore[type-arg]
+    mdp, fz, model, trajs = setup
+    cfg = parse_training_config({"loss": loss, "subtb_lambda": 0.9, "max_blocks": 4})
+    fast = float(compute_loss(build_loss(cfg), trajs, mdp, fz, model, torch.device("cpu")))
+    assert fast == pytest.approx(_reference(loss, mdp, fz, model, trajs), rel=1e-6, abs=1e-8)
+
+
+def test_flow_matching_matches_reference(setup: tuple) -> None:  # type: ignore[type-arg]
+    mdp, fz, model, trajs = setup
+    cfg = parse_training_config({"loss": "fm", "max_blocks": 4})
+    fast = float(compute_loss(build_loss(cfg), trajs, mdp, fz, model, torch.device("cpu")))
+    eps, leaf = cfg.fm_epsilon, cfg.fm_leaf_coef
+    num = den = 0.0
+    for t in trajs:
+        for s in t.states[1:]:
+            inflow = 0.0
+            for p in mdp.parents(s):
+                logits, _ = _state_out(fz, model, p.state)
+                inflow += sum(math.exp(logits[a]) for a in p.actions)
+            out_logits, _ = _state_out(fz, model, s)
+            outflow = sum(math.exp(v) for v in out_logits.values())
+            num += (math.log(eps + inflow) - math.log(eps + outflow)) ** 2
+            den += 1
+        x_logits, _ = _state_out(fz, model, t.states[-1])
+        num += leaf * (math.log(eps + math.exp(x_logits[Action(STOP)])) - math.log(eps + t.reward)) ** 2
+        den += leaf
+    assert fast == pytest.approx(num / den, rel=1e-6)
+
+
+def test_segment_log_softmax_matches_per_state() -> None:
+    logits = torch.tensor([0.5, -1.0, 2.0, float("-inf"), 0.3, 0.1])
+    owner = torch.tensor([0, 0, 1, 1, 1, 2])
+    out = segment_log_softmax(logits, owner, 3)
+    assert torch.allclose(out[:2], torch.log_softmax(logits[:2], 0))
+    assert torch.allclose(out[2:5][[0, 2]], torch.log_softmax(logits[[2, 4]], 0))
+    assert out[3] == float("-inf") and out[5] == 0.0
+
+
+def test_segment_sample_frequencies() -> None:
+    logp = torch.log(torch.tensor([0.2, 0.8, 0.5, 0.25, 0.25]))
+    owner = torch.tensor([0, 0, 1, 1, 1])
+    gen = torch.Generator()
+    gen.manual_seed(0)
+    counts = torch.zeros(5)
+    for _ in range(4000):
+        counts[segment_sample(logp, owner, 2, gen)] += 1
+    freq = counts / 4000
+    assert torch.allclose(freq, torch.tensor([0.2, 0.8, 0.5, 0.25, 0.25]), atol=0.03)
+    # exploration 1.0: uniform over legal actions
+    masked = torch.tensor([0.0, float("-inf"), 0.0, 0.0, 0.0])
+    counts = torch.zeros(5)
+    for _ in range(3000):
+        counts[segment_sample(masked, owner, 2, gen, exploration=1.0)] += 1
+    assert counts[1] == 0
+    assert torch.allclose(counts[2:] / 3000, torch.full((3,), 1 / 3), atol=0.04)
