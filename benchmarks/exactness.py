@@ -43,9 +43,9 @@ SPEC = {"components": [{"name": "qed"}], "beta": 6}
 # tuned per objective on this benchmark (documented in BENCHMARKS.md)
 LOSS_CONFIG: dict[str, dict[str, Any]] = {
     "tb": {"lr": 3e-3, "lr_logz": 0.1},
-    "db": {"lr": 1e-3},
-    "subtb": {"lr": 1e-3, "subtb_lambda": 0.9},
-    "fm": {"lr": 1e-3},
+    "db": {"lr": 3e-3},
+    "subtb": {"lr": 3e-3, "subtb_lambda": 0.9},
+    "fm": {"lr": 3e-3},
 }
 
 

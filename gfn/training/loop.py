@@ -243,6 +243,7 @@ def train_run(
     last_ckpt = time.monotonic()
     pending: dict[str, VisitedMolecule] = {}
     window: list[StepReport] = []
+    last: list[StepReport | None] = [None]
     last_path: Path | None = ckpt
 
     def checkpoint(step: int) -> Path:
@@ -261,22 +262,25 @@ def train_run(
 
     def report(step: int, saved: int | None) -> None:
         nonlocal pending, window, last_report
-        if progress is not None and window:
+        if progress is not None and (window or saved is not None):
+            if window:
+                last[0] = window[-1]
             n_traj = sum(len(r.trajectories) for r in window)
             secs = sum(r.seconds for r in window)
             rewards = [t.reward for r in window for t in r.trajectories]
+            loss_v = last[0].loss if last[0] else float("nan")
             progress(
                 Progress(
                     step=step,
                     total_steps=cfg.steps,
-                    loss=window[-1].loss,
-                    log_z=window[-1].log_z if cfg.loss == "tb" else None,
+                    loss=loss_v,
+                    log_z=last[0].log_z if cfg.loss == "tb" and last[0] else None,
                     mean_reward=sum(rewards) / max(1, len(rewards)),
                     unique_molecules=len(seen),
                     trajectories_per_s=n_traj / secs if secs > 0 else 0.0,
                     new_molecules=tuple(pending.values()),
                     checkpoint_step=saved,
-                    metrics={"loss": window[-1].loss, "mean_reward": sum(rewards) / max(1, len(rewards))},
+                    metrics={"loss": loss_v, "mean_reward": sum(rewards) / max(1, len(rewards))},
                 )
             )
         pending = {}
