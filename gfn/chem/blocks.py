@@ -394,11 +394,11 @@ def from_molecules(smiles: Iterable[str], name: str = "brics", min_atoms: int = 
     attachments on the atom they were bonded to."""
     if isinstance(smiles, str):
         smiles = [smiles]
-    RDLogger.DisableLog("rdApp.*")
+    RDLogger.DisableLog("rdApp.*")  # type: ignore[attr-defined]
     try:
         specs = _brics_specs(smiles, min_atoms)
     finally:
-        RDLogger.EnableLog("rdApp.*")
+        RDLogger.EnableLog("rdApp.*")  # type: ignore[attr-defined]
     if not specs:
         raise LibraryError("smiles", "BRICS found no fragments with attachment points in these molecules")
     # two spellings of one fragment can still canonicalize alike: let the library dedupe them

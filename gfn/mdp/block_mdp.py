@@ -56,6 +56,7 @@ class BlockMDP:
         self._smiles_cache: dict[str, str | None] = {}
         # canonical states are unique, so (state key, action) determines the whole transition
         self._transition_cache: dict[tuple[str, Action], tuple[State, tuple[Action, ...], int]] = {}
+        self._parents_cache: dict[str, tuple[Parent, ...]] = {}
 
     # ----------------------------------------------------------------- identity
     def key(self, state: State) -> str:
@@ -247,6 +248,15 @@ class BlockMDP:
 
     def parents(self, state: State) -> list[Parent]:
         """Every distinct parent (canonical, by key) with all of its actions that lead to ``state``."""
+        key = self.key(state)
+        hit = self._parents_cache.get(key)
+        if hit is None:
+            if len(self._parents_cache) >= 100_000:
+                self._parents_cache.clear()
+            hit = self._parents_cache[key] = self._parents(state)
+        return list(hit)
+
+    def _parents(self, state: State) -> tuple[Parent, ...]:
         groups: dict[str, list[tuple[State, Action]]] = {}
         for k, raw, action in self._leaf_removals(state):
             groups.setdefault(k, []).append((raw, action))
@@ -258,7 +268,7 @@ class BlockMDP:
             for raw, action in items:
                 actions.update(self._map_actions(raw, action, canon))
             out.append(Parent(canon, tuple(sorted(actions))))
-        return out
+        return tuple(out)
 
     # --------------------------------------------------------------- molecules
     def to_mol(self, state: State) -> Chem.Mol | None:
