@@ -29,6 +29,8 @@ class LoadedRun:
             raise RunError("run", f"{run_dir} has no checkpoint yet")
         resolved = json.loads(run_file.read_text())
         self.cfg = parse_training_config(resolved["training"])
+        if self.cfg.threads:
+            torch.set_num_threads(self.cfg.threads)
         self.device = torch.device(device)
         lib = library_from_json(resolved["library"])
         if lib.content_hash != resolved["library_hash"]:
@@ -53,7 +55,7 @@ class LoadedRun:
             gen.manual_seed(seed)
         out: list[Any] = []
         while len(out) < n:
-            trajs = self.sampler.sample(min(batch_size, n - len(out)), gen)
+            trajs = self.sampler.sample(min(batch_size, n - len(out)), gen, for_training=False)
             smiles = [t.smiles for t in trajs if t.smiles is not None]
             out.extend(self.reward_fn(smiles))
         return out[:n]

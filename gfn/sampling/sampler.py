@@ -54,7 +54,10 @@ class Sampler:
         generator: torch.Generator,
         exploration: float = 0.0,
         temperature: float = 1.0,
+        for_training: bool = True,
     ) -> list[Trajectory]:
+        """``n`` trajectories; ``for_training=False`` skips the equivalent actions and parent counts
+        that only losses need (serving samples just needs the molecules)."""
         mdp = self.mdp
         trajs = [Trajectory([mdp.initial], [], [], []) for _ in range(n)]
         active = list(range(n))
@@ -77,7 +80,10 @@ class Sampler:
                         t.actions.append(STOP_ACTION)
                         t.equivalents.append((STOP_ACTION,))
                         continue
-                    child, equivalents, n_parents = mdp.transition(s, action)
+                    if for_training:
+                        child, equivalents, n_parents = mdp.transition(s, action)
+                    else:
+                        child, equivalents, n_parents = mdp.step(s, action), (action,), 0
                     t.actions.append(action)
                     t.equivalents.append(equivalents)
                     t.states.append(child)

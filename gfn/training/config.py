@@ -39,6 +39,9 @@ class TrainingConfig(BaseModel):
     layers: int = Field(3, ge=1, le=12, description="Message-passing layers.")
     grad_clip: float = Field(10.0, gt=0, description="Gradient norm clip.")
     checkpoint_every: int = Field(0, ge=0, description="Also checkpoint every N steps (0: by time only).")
+    lr_half_life: int = Field(0, ge=0, description="Halve both learning rates every N steps (0: constant).")
+    threads: int = Field(1, ge=0, le=256, description="Torch CPU threads for this run (0: torch's default). "
+                         "One is fastest when workers share a machine.")
 
     def model_post_init(self, __context: Any) -> None:
         if self.min_blocks > self.max_blocks:

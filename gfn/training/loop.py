@@ -138,7 +138,11 @@ def train(
     replay = replay or ReplayBuffer(cfg.replay_capacity)
     sampler = Sampler(mdp, featurizer, model, device)
     step = start_step
+    base_lrs = [g.setdefault("initial_lr", g["lr"]) for g in optimizer.param_groups]
     while step < cfg.steps:
+        if cfg.lr_half_life:  # a pure function of the step, so resuming needs no scheduler state
+            for g, lr0 in zip(optimizer.param_groups, base_lrs, strict=True):
+                g["lr"] = lr0 * 0.5 ** (step / cfg.lr_half_life)
         if should_stop is not None and should_stop():
             break
         t0 = time.perf_counter()
@@ -219,6 +223,8 @@ def train_run(
 ) -> RunSummary:
     """Train or resume the run in ``run_dir``; see :func:`gfn.runs.train_run`."""
     cfg, lib, resolved = prepare_run(reward_spec, training, library, run_dir)
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
     device = resolve_device(cfg.device)
     mdp = build_mdp(lib, cfg)
     featurizer = Featurizer(mdp)
