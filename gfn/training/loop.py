@@ -149,7 +149,7 @@ def train(
         n_replay = int(round(cfg.batch_size * cfg.replay_fraction)) if cfg.loss != "fm" else 0
         n_replay = min(n_replay, len(replay.heap))
         trajs = sampler.sample(cfg.batch_size - n_replay, generator, cfg.exploration, cfg.temperature)
-        score_trajectories(trajs, reward_fn)
+        score_trajectories(trajs, reward_fn, floor=float(getattr(reward_fn, "floor", 1e-8)))
         replay.add(trajs)
         batch = trajs + replay.sample(n_replay, generator)
         model.train()

@@ -1,0 +1,497 @@
+"""The reference sEH task of Bengio et al. 2021: top-k, modes and scaffolds against molecules visited.
+
+    python -m benchmarks.seh [--loss tb|fm|db|subtb] [--trajectories N] [--minutes M] [--quick]
+                             [--out PATH] [--batch-size B] [--seed S] [--threads T] [--plot]
+
+Task: the paper's 105-block library (``../shared/data/blocks_PDB_105.json``), 1 to 8 blocks with
+stopping allowed from 2 blocks (the paper's ``min_blocks``), the pretrained sEH proxy
+(``../shared/data/seh_proxy.npz``) and the paper's reward ``R = (max(score, 0.1) / 8) ** 10``,
+written as a RewardSpec: ``seh_proxy`` with a ``linear`` transform (low 0, high 8, unclipped),
+``min_reward`` 0.0125 and ``beta`` 10. Training is the project's plain ``train()`` with
+5 % uniform exploration and the paper's optimiser settings (Adam, lr 5e-4; FM leaf coefficient 10,
+ε 2.5e-5; TB adds a log Z learning rate of 5e-2). Batch: 16 trajectories per step (the paper used 4;
+on 2 CPU cores a batch of 16 runs twice as many trajectories per second, and its top-k per molecule
+visited was the same as with 4 over the first 700 molecules; ``--batch-size``).
+
+Every molecule visited — the terminal molecule of every sampled on-policy trajectory (replayed ones
+are not counted) — is recorded with its raw proxy score (``smiles -> score``; repeats counted in
+``molecules``, once in ``unique``). Curve points at 100, 200, 300, 500, 700, 1k, 2k, … molecules
+and at the end: ``{"loss", "molecules", "seconds", "top10", "top100", "top1000", "modes_7",
+"scaffolds_8", "top1000_mean_similarity", "unique"}`` plus a few diagnostics. top-k: mean proxy
+score of the k best distinct molecules so far; ``modes_7``: molecules with score > 7, taken greedily
+by score, each at Tanimoto < 0.7 (Morgan r=2, 2048 bits) to every earlier mode; ``scaffolds_8``:
+distinct Bemis–Murcko scaffolds of molecules with score > 8. The paper's similarity figures are on
+the scale of RDKit's topological fingerprint (an untrained policy gives 0.23 with it, the paper's
+'random', and 0.08 with Morgan), so each point also has ``modes_7_rdkit`` and
+``top1000_mean_similarity_rdkit`` computed with ``Chem.RDKFingerprint``. ``seconds`` is training time
+(sampling, scoring, loss, update): metric computation is timed separately and excluded.
+
+Output: ``benchmarks/results/seh_<loss>.json`` (``seh_<loss>_quick.json`` with ``--quick``), a list
+of curve points; beside it ``….meta.json`` with the settings, the machine and a per-phase profile of
+training steps at the end of the run; and the plot ``benchmarks/results/seh.png`` from every
+``seh_<loss>.json`` in the results folder, with the paper's published figures as markers.
+"""
+
+from __future__ import annotations
+
+import os
+
+# numpy's OpenBLAS (the sEH proxy) would otherwise start one thread per core and fight torch and
+# the other processes for 2 cores; takes effect only if numpy is not loaded yet (python -m ...).
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
+import argparse  # noqa: E402
+import heapq  # noqa: E402
+import json  # noqa: E402
+import math  # noqa: E402
+import sys  # noqa: E402
+import time  # noqa: E402
+from collections.abc import Callable  # noqa: E402
+from dataclasses import dataclass, field  # noqa: E402
+from pathlib import Path  # noqa: E402
+from typing import Any  # noqa: E402
+
+import torch  # noqa: E402
+from rdkit import Chem, DataStructs  # noqa: E402
+from rdkit.Chem.Scaffolds import MurckoScaffold  # noqa: E402
+
+from benchmarks._common import RESULTS, machine, peak_rss_mb, shared_data, write_json  # noqa: E402
+from gfn.build import build_loss, build_mdp, build_model, build_reward  # noqa: E402
+from gfn.chem.blocks import load_library  # noqa: E402
+from gfn.featurize import Featurizer  # noqa: E402
+from gfn.metrics import fingerprints  # noqa: E402
+from gfn.sampling.sampler import Sampler  # noqa: E402
+from gfn.training.config import TrainingConfig, parse_training_config  # noqa: E402
+from gfn.training.loop import StepReport, make_optimizer, score_trajectories, train  # noqa: E402
+from gfn.training.objectives import compute_loss  # noqa: E402
+
+LOSSES = ("tb", "fm", "db", "subtb")
+FIELDS = ("loss", "molecules", "seconds", "top10", "top100", "top1000", "modes_7", "scaffolds_8",
+          "top1000_mean_similarity", "unique")
+
+#: Bengio et al. 2021 (arXiv 2106.04399, App. A.7), mean of 3 runs: top-k mean proxy score.
+PAPER_TOPK: dict[str, dict[int, tuple[float, float, float]]] = {
+    "GFlowNet": {100_000: (8.36, 8.21, 7.98), 1_000_000: (8.45, 8.34, 8.17)},
+    "MARS": {100_000: (8.05, 7.71, 7.13), 1_000_000: (8.31, 8.03, 7.64)},
+    "PPO": {100_000: (8.06, 7.87, 7.52), 1_000_000: (8.25, 8.08, 7.82)},
+}
+#: read from the paper's figure at 10^6 molecules (lower bounds for GFlowNet, upper for MARS)
+PAPER_MODES_7 = {"GFlowNet": 500, "MARS": 100}
+PAPER_SCAFFOLDS_8 = {"GFlowNet": 1500, "MARS": 100}
+PAPER_TOP1000_SIMILARITY = {"GFlowNet": 0.44, "MARS": 0.59, "PPO": 0.62, "random": 0.23}
+
+
+def paper_reward_spec(weights: Path) -> dict[str, Any]:
+    """R = (max(score, 0.1) / 8) ** 10 as a RewardSpec (score / 8 floored at 0.0125, to the 10th)."""
+    return {
+        "components": [{"name": "seh_proxy", "params": {"weights": str(weights)},
+                        "transform": {"type": "linear", "low": 0, "high": 8, "clip": False}}],
+        "min_reward": 0.0125,
+        "beta": 10,
+    }
+
+
+#: per-loss training settings (the paper's where it has one; TB needs a larger log Z rate)
+LOSS_CONFIG: dict[str, dict[str, Any]] = {
+    "tb": {"lr": 5e-4, "lr_logz": 5e-2},
+    "fm": {"lr": 5e-4, "fm_leaf_coef": 10.0, "fm_epsilon": 2.5e-5},
+    "db": {"lr": 5e-4},
+    "subtb": {"lr": 5e-4, "lr_logz": 5e-2, "subtb_lambda": 0.9},
+}
+
+
+def curve_schedule(limit: int = 10**8) -> list[int]:
+    """100, 200, 300, 500, 700, 1000, 2000, … (a 1-2-3-5-7 series)."""
+    out, base = [], 100
+    while base <= limit:
+        out += [m * base for m in (1, 2, 3, 5, 7)]
+        base *= 10
+    return out
+
+
+# ---------------------------------------------------------------------------------------- metrics
+@dataclass
+class Visited:
+    """Every molecule visited: ``smiles -> proxy score``, with cheap incremental bookkeeping.
+
+    Fingerprints are computed once per molecule above the mode threshold (or in a top 1,000), and
+    scaffolds once per molecule above 8; top-k, modes and similarity are computed only at curve
+    points.
+    """
+
+    molecules: int = 0  # terminal molecules visited, repeats included
+    invalid: int = 0  # trajectories whose block graph RDKit could not sanitise, or unscored
+    score: dict[str, float] = field(default_factory=dict)
+    visits: dict[str, list[int]] = field(default_factory=dict)  # smiles -> [visits, first visit number]
+    above_7: list[tuple[float, str]] = field(default_factory=list)
+    scaffolds_8: set[str] = field(default_factory=set)
+    _fp: dict[str, Any] = field(default_factory=dict)
+    _fp_rdkit: dict[str, Any] = field(default_factory=dict)
+
+    def add(self, smiles: str | None, score: float | None) -> None:
+        self.molecules += 1
+        if smiles is None or score is None or not math.isfinite(score):
+            self.invalid += 1
+            return
+        seen = self.visits.get(smiles)
+        if seen is not None:
+            seen[0] += 1
+            return
+        self.visits[smiles] = [1, self.molecules]
+        self.score[smiles] = score
+        if score > 7.0:
+            self.above_7.append((score, smiles))
+        if score > 8.0:
+            self.scaffolds_8.add(MurckoScaffold.MurckoScaffoldSmiles(smiles))
+
+    def fp(self, smiles: str, kind: str = "morgan") -> Any:
+        """Morgan r=2 / 2048 bits (``gfn.metrics``), or RDKit's topological fingerprint (``rdkit``)."""
+        cache = self._fp if kind == "morgan" else self._fp_rdkit
+        f = cache.get(smiles)
+        if f is None:
+            f = cache[smiles] = fingerprints([smiles])[0] if kind == "morgan" else \
+                Chem.RDKFingerprint(Chem.MolFromSmiles(smiles))
+        return f
+
+    def modes(self, threshold: float = 7.0, max_similarity: float = 0.7, kind: str = "morgan") -> int:
+        """As :func:`gfn.metrics.count_modes`, with cached fingerprints."""
+        modes: list[Any] = []
+        for score, smi in sorted(self.above_7, reverse=True):
+            if score <= threshold:
+                continue
+            fp = self.fp(smi, kind)
+            if not modes or max(DataStructs.BulkTanimotoSimilarity(fp, modes)) < max_similarity:
+                modes.append(fp)
+        return len(modes)
+
+    def mean_similarity(self, smiles: list[str], kind: str = "morgan") -> float:
+        """As :func:`gfn.metrics.mean_pairwise_similarity`, with cached fingerprints."""
+        fps = [self.fp(s, kind) for s in smiles]
+        if len(fps) < 2:
+            return float("nan")
+        total = sum(sum(DataStructs.BulkTanimotoSimilarity(fps[i], fps[:i])) for i in range(1, len(fps)))
+        return total / (len(fps) * (len(fps) - 1) / 2)
+
+    def point(self) -> dict[str, Any]:
+        best = heapq.nlargest(1000, self.score.items(), key=lambda kv: kv[1])
+        scores = [v for _, v in best]
+
+        def top(k: int) -> float | None:
+            return round(sum(scores[:k]) / len(scores[:k]), 4) if scores else None
+
+        def sim(kind: str) -> float | None:
+            v = self.mean_similarity([s for s, _ in best], kind)
+            return None if math.isnan(v) else round(v, 4)
+
+        return {"top10": top(10), "top100": top(100), "top1000": top(1000), "modes_7": self.modes(),
+                "scaffolds_8": len(self.scaffolds_8), "top1000_mean_similarity": sim("morgan"),
+                "unique": len(self.score),
+                # the same with RDKit's topological fingerprint, the scale of the paper's figures (its
+                # 'random' 0.23 is what RDKFingerprint gives an untrained policy; Morgan gives 0.08)
+                "modes_7_rdkit": self.modes(kind="rdkit"), "top1000_mean_similarity_rdkit": sim("rdkit")}
+
+
+# ---------------------------------------------------------------------------------------- running
+@dataclass
+class SehRun:
+    points: list[dict[str, Any]]
+    meta: dict[str, Any]
+    visited: Visited
+
+    def write_molecules(self, path: Path) -> None:
+        """Every distinct molecule visited: smiles, proxy score, visits, number of its first visit."""
+        import csv
+
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with path.open("w", newline="") as fh:
+            w = csv.writer(fh)
+            w.writerow(["smiles", "score", "visits", "first_visit"])
+            for smi, score in self.visited.score.items():
+                n, first = self.visited.visits[smi]
+                w.writerow([smi, f"{score:.4f}", n, first])
+        print(f"wrote {path}")
+
+
+def training_config(loss: str, batch_size: int, seed: int, **overrides: Any) -> TrainingConfig:
+    return parse_training_config({
+        "loss": loss, "steps": 10_000_000, "batch_size": batch_size, "max_blocks": 8, "min_blocks": 2,
+        "seed": seed, "exploration": 0.05, "device": "cpu", **LOSS_CONFIG[loss], **overrides,
+    })
+
+
+def run_seh(
+    data: Path,
+    loss: str = "tb",
+    *,
+    batch_size: int = 16,
+    max_molecules: int | None = None,
+    max_seconds: float | None = None,
+    seed: int = 0,
+    profile_steps: int = 5,
+    overrides: dict[str, Any] | None = None,
+    log: Callable[[str], None] = print,
+) -> SehRun:
+    """Train ``loss`` on the reference task until ``max_molecules`` visited or ``max_seconds`` of
+    training; return the curve points and the run's metadata (settings, throughput, profile)."""
+    if max_molecules is None and max_seconds is None:
+        raise ValueError("give max_molecules, max_seconds or both")
+    t_setup = time.perf_counter()
+    lib = load_library(data / "blocks_PDB_105.json")
+    cfg = training_config(loss, batch_size, seed, **(overrides or {}))
+    spec = paper_reward_spec(data / "seh_proxy.npz")
+    reward_fn = build_reward(spec)
+    mdp = build_mdp(lib, cfg)
+    featurizer = Featurizer(mdp)
+    device = torch.device(cfg.device)
+    model = build_model(featurizer, cfg, device)
+    optimizer = make_optimizer(model, cfg)
+    gen = torch.Generator()
+    gen.manual_seed(cfg.seed)
+    setup_s = time.perf_counter() - t_setup
+
+    visited = Visited()
+    points: list[dict[str, Any]] = []
+    schedule = curve_schedule()
+    next_i = 0
+    steps = 0
+    metric_s = 0.0
+    recent: list[tuple[float, int]] = []  # (score, blocks) of the last molecules, for diagnostics
+    t0 = time.perf_counter()
+    train_s = 0.0
+
+    def add_point() -> None:
+        nonlocal metric_s
+        tm = time.perf_counter()
+        p = {"loss": loss, "molecules": visited.molecules, "seconds": round(train_s, 2), **visited.point()}
+        window = recent[-2000:]
+        p.update({
+            "steps": steps, "batch_size": batch_size,
+            "trajectories_per_s": round(visited.molecules / train_s, 2) if train_s > 0 else None,
+            "recent_mean_score": round(sum(s for s, _ in window) / len(window), 3) if window else None,
+            "recent_mean_blocks": round(sum(b for _, b in window) / len(window), 2) if window else None,
+            "invalid": visited.invalid,
+        })
+        metric_s += time.perf_counter() - tm
+        points.append(p)
+        log(f"  {loss:>5} {p['molecules']:>8} mol {p['seconds']:>8.1f}s {p['trajectories_per_s'] or 0:>6.1f}/s  "
+            f"top10 {p['top10']}  top100 {p['top100']}  top1000 {p['top1000']}  modes_7 {p['modes_7']}  "
+            f"scaf_8 {p['scaffolds_8']}  sim {p['top1000_mean_similarity']}  "
+            f"recent score {p['recent_mean_score']} blocks {p['recent_mean_blocks']}")
+
+    def on_step(r: StepReport) -> None:
+        nonlocal next_i, steps, train_s
+        steps = r.step
+        for t in r.trajectories:
+            score = t.components.get("seh_proxy") if t.smiles is not None else None
+            visited.add(t.smiles, score)
+            recent.append((score if score is not None else 0.0, len(t.states) - 1))
+        del recent[:-4000]
+        train_s = time.perf_counter() - t0 - metric_s
+        while next_i < len(schedule) and visited.molecules >= schedule[next_i]:
+            next_i += 1
+            if not points or points[-1]["molecules"] != visited.molecules:
+                add_point()
+
+    def should_stop() -> bool:
+        return (max_molecules is not None and visited.molecules >= max_molecules) or (
+            max_seconds is not None and time.perf_counter() - t0 - metric_s >= max_seconds)
+
+    train(mdp, featurizer, model, reward_fn, build_loss(cfg), cfg, generator=gen, device=device,
+          optimizer=optimizer, on_step=on_step, should_stop=should_stop)
+    if not points or points[-1]["molecules"] != visited.molecules:
+        add_point()
+    profile = profile_phases(cfg, mdp, featurizer, model, optimizer, reward_fn, gen, profile_steps) \
+        if profile_steps else None
+    meta = {
+        "task": "sEH proxy, blocks_PDB_105, R = (max(score, 0.1) / 8) ** 10",
+        "loss": loss, "library": lib.name, "n_block_types": lib.n_block_types,
+        "training": cfg.model_dump(mode="json"), "reward": spec,
+        "molecules": visited.molecules, "unique": len(visited.score), "invalid": visited.invalid,
+        "steps": steps, "train_seconds": round(train_s, 1), "metric_seconds": round(metric_s, 1),
+        "setup_seconds": round(setup_s, 1),
+        "trajectories_per_s": round(visited.molecules / train_s, 2) if train_s > 0 else None,
+        "reward_cache": reward_fn.cache_info(), "peak_rss_mb": round(peak_rss_mb(), 1),
+        "profile": profile, "machine": {**machine(), "load_avg_1m": round(os.getloadavg()[0], 2)},
+    }
+    return SehRun(points, meta, visited)
+
+
+def profile_phases(
+    cfg: TrainingConfig, mdp: Any, featurizer: Featurizer, model: Any, optimizer: Any, reward_fn: Any,
+    gen: torch.Generator, n_steps: int,
+) -> dict[str, Any]:
+    """Time ``n_steps`` further training steps (the trained policy), phase by phase, as ``train()``
+    does them: sample, score (proxy), loss forward (featurize + model), backward, optimiser step."""
+    sampler = Sampler(mdp, featurizer, model, torch.device(cfg.device))
+    settings = build_loss(cfg)
+    phases = {"sample": 0.0, "score": 0.0, "loss_forward": 0.0, "backward": 0.0, "optimizer": 0.0}
+    n_traj = n_states = 0
+    for _ in range(n_steps):
+        t = [time.perf_counter()]
+        trajs = sampler.sample(cfg.batch_size, gen, cfg.exploration, cfg.temperature)
+        t.append(time.perf_counter())
+        score_trajectories(trajs, reward_fn)
+        t.append(time.perf_counter())
+        model.train()
+        value = compute_loss(settings, trajs, mdp, featurizer, model, torch.device(cfg.device))
+        t.append(time.perf_counter())
+        optimizer.zero_grad(set_to_none=True)
+        value.backward()
+        t.append(time.perf_counter())
+        torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
+        optimizer.step()
+        t.append(time.perf_counter())
+        for k, name in enumerate(phases):
+            phases[name] += t[k + 1] - t[k]
+        n_traj += len(trajs)
+        n_states += sum(len(tr.states) - 1 for tr in trajs)
+    total = sum(phases.values())
+    return {
+        "steps": n_steps, "batch_size": cfg.batch_size, "mean_blocks": round(n_states / max(1, n_traj), 2),
+        "ms_per_step": {k: round(1000 * v / n_steps, 2) for k, v in phases.items()},
+        "share": {k: round(v / total, 3) for k, v in phases.items()},
+        "trajectories_per_s": round(n_traj / total, 2),
+        "note": "score uses the reward cache, so repeats are free; a new molecule costs a proxy call",
+    }
+
+
+# ---------------------------------------------------------------------------------------- plot
+def load_results(folder: Path) -> dict[str, list[dict[str, Any]]]:
+    out = {}
+    for loss in LOSSES:
+        path = folder / f"seh_{loss}.json"
+        if path.is_file():
+            pts = json.loads(path.read_text())
+            if isinstance(pts, list) and pts:
+                out[loss] = pts
+    return out
+
+
+def plot(folder: Path, out: Path) -> Path | None:
+    """Top-k and modes/scaffolds against molecules visited, one colour per loss; paper as markers."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    results = load_results(folder)
+    if not results:
+        print(f"no seh_<loss>.json in {folder}: nothing to plot")
+        return None
+    colours = {"tb": "tab:blue", "fm": "tab:orange", "db": "tab:green", "subtb": "tab:red"}
+    styles = {"top10": "-", "top100": "--", "top1000": ":"}
+    marks = {"top10": "o", "top100": "s", "top1000": "D"}
+    fig, (ax1, ax2, ax3) = plt.subplots(1, 3, figsize=(17, 5.2))
+    for loss, pts in results.items():
+        x = [p["molecules"] for p in pts]
+        c = colours.get(loss, "k")
+        for k, ls in styles.items():
+            ax1.plot(x, [p[k] for p in pts], ls, color=c, label=f"molgfn {loss.upper()} {k}")
+        ax2.plot(x, [p["modes_7"] for p in pts], "-", color=c, label=f"molgfn {loss.upper()} modes > 7")
+        ax2.plot(x, [p["scaffolds_8"] for p in pts], "--", color=c, label=f"molgfn {loss.upper()} scaffolds > 8")
+        ax3.plot(x, [p["top1000_mean_similarity"] for p in pts], "-", color=c, label=f"molgfn {loss.upper()} Morgan")
+        if all("modes_7_rdkit" in p for p in pts):
+            ax2.plot(x, [p["modes_7_rdkit"] for p in pts], ":", color=c,
+                     label=f"molgfn {loss.upper()} modes > 7 (RDKit fp)")
+            ax3.plot(x, [p["top1000_mean_similarity_rdkit"] for p in pts], "--", color=c,
+                     label=f"molgfn {loss.upper()} RDKit fp")
+    for method, grey in (("GFlowNet", "black"), ("PPO", "0.55"), ("MARS", "0.75")):
+        for n, vals in PAPER_TOPK[method].items():
+            for (k, m), v in zip(marks.items(), vals, strict=True):
+                ax1.plot([n], [v], m, color=grey, ms=7 if method == "GFlowNet" else 5,
+                         label=f"paper {method} {k}" if n == 100_000 else None)
+    ax2.plot([1e6], [PAPER_MODES_7["GFlowNet"]], "^", color="black", ms=9, label="paper GFlowNet modes > 7 (≥ 500)")
+    ax2.plot([1e6], [PAPER_SCAFFOLDS_8["GFlowNet"]], "^", color="black", mfc="none", ms=9,
+             label="paper GFlowNet scaffolds > 8 (≥ 1,500)")
+    ax2.plot([1e6], [PAPER_MODES_7["MARS"]], "v", color="0.6", ms=8, label="paper MARS modes / scaffolds (< 100)")
+    for method, v in PAPER_TOP1000_SIMILARITY.items():
+        ax3.axhline(v, color="black" if method == "GFlowNet" else "0.7", ls=":", lw=1)
+        ax3.text(1.2e2, v + 0.005, f"paper {method} {v}", fontsize=8, color="0.3")
+    for ax in (ax1, ax2, ax3):
+        ax.set_xscale("log")
+        ax.set_xlim(80, 2e6)
+        ax.set_xlabel("molecules visited")
+        ax.grid(alpha=0.3, which="both")
+    ax1.set_ylabel("mean proxy score of the k best distinct molecules")
+    ax1.set_title("top-k sEH proxy score")
+    ax2.set_yscale("symlog", linthresh=10)
+    ax2.set_ylim(bottom=0)
+    ax2.set_ylabel("count")
+    ax2.set_title("modes (score > 7, Tanimoto < 0.7) and scaffolds (score > 8)")
+    ax3.set_ylabel("mean pairwise Tanimoto, top 1,000 (lower: more diverse)")
+    ax3.set_title("diversity of the top 1,000 (paper: RDKit-fingerprint scale)")
+    ax1.legend(fontsize=7, ncol=2, loc="lower right")
+    ax2.legend(fontsize=7, loc="upper left")
+    ax3.legend(fontsize=7, loc="center right")
+    secs = ", ".join(f"{loss.upper()} {pts[-1]['molecules']:,} molecules in {pts[-1]['seconds'] / 60:.1f} min"
+                     for loss, pts in results.items())
+    fig.suptitle(f"molgfn on the sEH reference task (2 CPU cores, 1 thread): {secs}; paper: 10^5 and 10^6 molecules",
+                 fontsize=10)
+    fig.tight_layout()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out, dpi=110)
+    plt.close(fig)
+    print(f"wrote {out}")
+    return out
+
+
+# ---------------------------------------------------------------------------------------- CLI
+def print_table(points: list[dict[str, Any]]) -> None:
+    print(f"\n{'loss':>5} {'molecules':>9} {'seconds':>8} {'traj/s':>7} {'top10':>6} {'top100':>6} "
+          f"{'top1000':>7} {'modes_7':>7} {'scaf_8':>6} {'sim1000':>7} {'unique':>7}")
+    for p in points:
+        def f(v: Any, spec: str) -> str:
+            return format(v, spec) if v is not None else "-"
+        print(f"{p['loss']:>5} {p['molecules']:>9} {p['seconds']:>8.1f} {f(p['trajectories_per_s'], '7.1f')} "
+              f"{f(p['top10'], '6.2f')} {f(p['top100'], '6.2f')} {f(p['top1000'], '7.2f')} {p['modes_7']:>7} "
+              f"{p['scaffolds_8']:>6} {f(p['top1000_mean_similarity'], '7.3f')} {p['unique']:>7}")
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--loss", choices=LOSSES, default="tb")
+    ap.add_argument("--trajectories", type=int, default=None, help="stop after N molecules visited")
+    ap.add_argument("--minutes", type=float, default=None, help="stop after M minutes of training")
+    ap.add_argument("--quick", action="store_true", help="30 s of training (the whole run < 60 s)")
+    ap.add_argument("--out", type=Path, default=None, help="default benchmarks/results/seh_<loss>[_quick].json")
+    ap.add_argument("--batch-size", type=int, default=16, help="trajectories per step (paper: 4)")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--threads", type=int, default=1, help="torch intra-op threads (default 1)")
+    ap.add_argument("--molecules", type=Path, default=None,
+                    help="also write every distinct molecule visited as CSV: smiles,score,visits,first_visit")
+    ap.add_argument("--plot", action="store_true", help="only redraw the plot from the results folder")
+    args = ap.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    if args.plot:
+        plot(RESULTS, RESULTS / "seh.png")
+        return
+    data = shared_data()
+    if data is None or not (data / "blocks_PDB_105.json").is_file() or not (data / "seh_proxy.npz").is_file():
+        sys.exit("benchmarks.seh needs the reference data (blocks_PDB_105.json, seh_proxy.npz) in ../shared/data "
+                 "or $MOLGFN_SHARED_DIR/data; not found")
+    minutes = args.minutes if args.minutes is not None else (0.5 if args.quick else None)
+    trajectories = args.trajectories
+    if minutes is None and trajectories is None:
+        minutes = 10.0
+    out = args.out or RESULTS / (f"seh_{args.loss}_quick.json" if args.quick else f"seh_{args.loss}.json")
+    print(f"sEH reference task, loss {args.loss}, batch {args.batch_size}, "
+          f"budget {trajectories or '-'} molecules / {minutes or '-'} min, torch threads {torch.get_num_threads()}")
+    run = run_seh(data, args.loss, batch_size=args.batch_size, max_molecules=trajectories,
+                  max_seconds=None if minutes is None else 60 * minutes, seed=args.seed,
+                  profile_steps=3 if args.quick else 10)
+    print_table(run.points)
+    prof = run.meta["profile"]
+    if prof:
+        print(f"\nprofile of {prof['steps']} steps at the end (batch {prof['batch_size']}, "
+              f"{prof['mean_blocks']} blocks/molecule): " +
+              ", ".join(f"{k} {v} ms ({100 * prof['share'][k]:.0f} %)" for k, v in prof["ms_per_step"].items()))
+    write_json(out, run.points)
+    write_json(out.with_name(out.stem + ".meta.json"), run.meta)
+    if args.molecules:
+        run.write_molecules(args.molecules)
+    if not args.quick and out.parent == RESULTS:
+        plot(RESULTS, RESULTS / "seh.png")
+
+
+if __name__ == "__main__":
+    main()
