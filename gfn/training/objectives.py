@@ -51,14 +51,24 @@ def transition_tensors(
     trajs: Sequence[Trajectory], featurizer: Featurizer, model: BlockGraphFlowNet, device: torch.device
 ) -> TransitionTensors:
     """One forward pass over every state of every trajectory; log P_F summed over equivalent actions."""
+    # States are canonical representatives, so equal keys mean equal inputs: evaluate each distinct
+    # state once (the empty start state and common early states recur across a batch).
     states: list[State] = []
     offsets: list[int] = []
+    unique: dict[str, int] = {}
+    position: list[int] = []  # trajectory-major position → row of the distinct state
     for t in trajs:
-        offsets.append(len(states))
-        states.extend(t.states)
+        offsets.append(len(position))
+        for s in t.states:
+            k = s.key if s.key is not None else repr(s)
+            if k not in unique:
+                unique[k] = len(states)
+                states.append(s)
+            position.append(unique[k])
     batch = featurizer(states, device)
-    logits, log_flow = model(batch)
+    logits, log_flow_unique = model(batch)
     logp = segment_log_softmax(logits, batch.flat_owner(), batch.n_states)
+    log_flow = log_flow_unique[torch.tensor(position, device=device)]
     flat_idx: list[int] = []
     flat_owner: list[int] = []
     log_pb: list[float] = []
@@ -69,7 +79,7 @@ def transition_tensors(
     k = 0
     for ti, t in enumerate(trajs):
         for p, (a, eq) in enumerate(zip(t.actions, t.equivalents, strict=True)):
-            b = offsets[ti] + p
+            b = position[offsets[ti] + p]
             for e in eq:
                 flat_idx.append(batch.action_index(b, e))
                 flat_owner.append(k)
@@ -77,7 +87,7 @@ def transition_tensors(
             log_pb.append(0.0 if stop else -math.log(t.n_parents[p]))
             traj_id.append(ti)
             pos.append(p)
-            src.append(b)
+            src.append(offsets[ti] + p)
             is_stop.append(stop)
             k += 1
     idx = torch.tensor(flat_idx, device=device)
