@@ -4,7 +4,7 @@ Routes and services raise these (or let :class:`gfn.errors.GfnError` through); :
 
 * :class:`NotFound` → 404, :class:`Conflict` → 409, :class:`InvalidInput` and ``GfnError`` → 422
   with ``field`` and ``reason``, request validation → 422 (the first problem's field and reason),
-  :class:`PayloadTooLarge` → 413, :class:`Unauthorized` → 401,
+  :class:`PayloadTooLarge` → 413, :class:`Unauthorized` → 401, :class:`TooManyRequests` → 429,
 * SQLAlchemy ``OperationalError`` / ``InterfaceError`` / a failed pool checkout and
   :class:`Unavailable` → 503,
 * anything else → 500 with a generic message (the traceback goes to the log, never to the client).
@@ -80,6 +80,13 @@ class Unauthorized(AppError):
     code = "unauthorized"
 
 
+class TooManyRequests(AppError):
+    """A per-key quota is used up (e.g. queued + running jobs); retry when some finish."""
+
+    status_code = 429
+    code = "too_many_requests"
+
+
 class Unavailable(AppError):
     """A dependency (database, sampling pool) cannot serve the request now."""
 
@@ -116,6 +123,8 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(AppError)
     async def _app_error(_request: Request, exc: AppError) -> JSONResponse:
         headers = {"WWW-Authenticate": "ApiKey"} if isinstance(exc, Unauthorized) else None
+        if isinstance(exc, TooManyRequests):
+            headers = {"Retry-After": "30"}
         return _json(exc.status_code, error_body(exc.code, exc.message, exc.field, exc.reason), headers)
 
     @app.exception_handler(GfnError)

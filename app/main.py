@@ -69,7 +69,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.db = db
     app.state.pool = pool
     app.state.metrics = AppMetrics(db, lambda: pool.tasks_done)
-    app.add_middleware(RequestMiddleware, metrics=app.state.metrics, max_body=settings.max_upload_bytes)
+    app.add_middleware(
+        RequestMiddleware,
+        metrics=app.state.metrics,
+        max_body=settings.max_upload_bytes,
+        max_depth=settings.max_json_depth,
+    )
     errors.install(app)
     for module in (jobs, molecules, scoring, libraries, proxies, system):
         app.include_router(module.router)

@@ -17,6 +17,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.db.models import JOB_STATUSES, Job
 from app.db.session import Database
+from app.errors import error_body
+from app.jsonguard import check_json
 
 log = logging.getLogger(__name__)
 
@@ -70,12 +72,15 @@ class _JobCollector(Collector):
 
 
 class RequestMiddleware:
-    """Counts and times requests per route template; refuses bodies above ``max_body`` bytes (413)."""
+    """Counts and times requests per route template; refuses bodies above ``max_body`` bytes (413) and
+    JSON bodies with non-finite numbers or nesting deeper than ``max_depth`` (422, naming the field),
+    before any route runs."""
 
-    def __init__(self, app: ASGIApp, metrics: AppMetrics, max_body: int) -> None:
+    def __init__(self, app: ASGIApp, metrics: AppMetrics, max_body: int, max_depth: int = 32) -> None:
         self.app = app
         self.metrics = metrics
         self.max_body = max_body
+        self.max_depth = max_depth
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -100,26 +105,63 @@ class RequestMiddleware:
                     raise HTTPException(413, f"request body larger than {self.max_body} bytes")
             return message
 
+        inner_receive: Receive = limited_receive
+        if scope.get("method") in ("POST", "PUT", "PATCH") and _is_json(headers.get(b"content-type", b"")):
+            chunks: list[bytes] = []
+            size = 0
+            more = True
+            while more:
+                message = await receive()
+                if message["type"] != "http.request":  # client gone
+                    return
+                chunk = message.get("body", b"")
+                size += len(chunk)
+                if size > self.max_body:
+                    await self._too_large(send)
+                    self._record(scope, 413, start)
+                    return
+                chunks.append(chunk)
+                more = bool(message.get("more_body", False))
+            body = b"".join(chunks)
+            problem = check_json(body, self.max_depth)
+            if problem is not None:
+                field, reason = problem
+                await self._send_error(send, 422, error_body("invalid", f"{field}: {reason}", field, reason))
+                self._record(scope, 422, start)
+                return
+            replayed = False
+
+            async def replay() -> Message:
+                nonlocal replayed
+                if not replayed:
+                    replayed = True
+                    return {"type": "http.request", "body": body, "more_body": False}
+                return await receive()
+
+            inner_receive = replay
+
         async def send_wrapper(message: Message) -> None:
             if message["type"] == "http.response.start":
                 status["code"] = int(message["status"])
             await send(message)
 
         try:
-            await self.app(scope, limited_receive, send_wrapper)
+            await self.app(scope, inner_receive, send_wrapper)
         finally:
             self._record(scope, status["code"], start)
 
     async def _too_large(self, send: Send) -> None:
+        reason = f"request body larger than {self.max_body} bytes (max_upload_bytes)"
+        await self._send_error(send, 413, error_body("too_large", reason, "body", reason))
+
+    async def _send_error(self, send: Send, status: int, content: dict[str, Any]) -> None:
         import json
 
-        from app.errors import error_body
-
-        body = json.dumps(error_body("too_large", f"request body larger than {self.max_body} bytes")).encode()
+        body = json.dumps(content).encode()
         await send(
             {
                 "type": "http.response.start",
-                "status": 413,
+                "status": status,
                 "headers": [
                     (b"content-type", b"application/json"),
                     (b"content-length", str(len(body)).encode()),
@@ -134,3 +176,8 @@ class RequestMiddleware:
         method = scope.get("method", "GET")
         self.metrics.requests.labels(method, template, str(status)).inc()
         self.metrics.latency.labels(method, template).observe(time.perf_counter() - start)
+
+
+def _is_json(content_type: bytes) -> bool:
+    media = content_type.split(b";", 1)[0].strip().lower()
+    return media == b"application/json" or media.endswith(b"+json")

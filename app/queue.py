@@ -40,6 +40,7 @@ class Claim:
     library_data: dict[str, Any] | None
     attempts: int
     resumed: bool  # reclaimed from a dead worker (or released), not a first start
+    checkpoint_step: int | None = None  # newest checkpoint committed to the database
 
 
 @dataclass(frozen=True)
@@ -114,6 +115,7 @@ def claim_next(engine: Engine, worker_id: str, *, heartbeat_timeout_s: float, ma
                 library_data=lib.data if lib else None,
                 attempts=job.attempts,
                 resumed=resumed,
+                checkpoint_step=job.checkpoint_step,
             )
 
 

@@ -7,6 +7,8 @@ Names: ``DATABASE_URL``, ``MOLGFN_DATA_DIR``, ``MOLGFN_WORKERS``, ``MOLGFN_SEH_P
 
 from __future__ import annotations
 
+import hashlib
+import re
 from pathlib import Path
 from typing import Annotated
 
@@ -14,6 +16,11 @@ from pydantic import AliasChoices, Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 DEFAULT_DATABASE_URL = "sqlite:///./molgfn.db"
+
+
+def hash_api_key(key: str) -> str:
+    """The SHA-256 hex digest of an API key: what is stored (job owner) and compared, never the key."""
+    return hashlib.sha256(key.encode("utf-8")).hexdigest()
 
 
 class Settings(BaseSettings):
@@ -30,7 +37,9 @@ class Settings(BaseSettings):
     workers: int = Field(1, ge=0, le=256, description="In-process workers started by `molgfn serve`.")
     seh_proxy_weights: str | None = Field(None, description="Default weights file of the seh_proxy reward.")
     api_keys: Annotated[tuple[str, ...], NoDecode] = Field(
-        (), description="Accepted X-API-Key values (comma-separated); empty disables authentication."
+        (),
+        description="Accepted X-API-Key values (comma-separated); empty disables authentication. An entry "
+        "`sha256:<64 hex digits>` names a key by its SHA-256, so the raw key need not be in the environment.",
     )
 
     # --- limits
@@ -41,6 +50,14 @@ class Settings(BaseSettings):
     max_upload_bytes: int = Field(20 * 1024 * 1024, ge=1024, description="Largest request body.")
     max_score_smiles: int = Field(10_000, ge=1, description="Most SMILES in one POST /score.")
     max_page_size: int = Field(1000, ge=1, description="Largest limit of list endpoints.")
+    max_json_depth: int = Field(32, ge=4, le=500, description="Deepest nesting of a JSON request body.")
+    max_spec_components: int = Field(32, ge=1, description="Most components + filters of one reward spec.")
+    max_smiles_length: int = Field(
+        1000, ge=10, description="Longest SMILES / SMARTS (any string in a reward spec, library or /score)."
+    )
+    max_active_jobs_per_key: int = Field(
+        10, ge=1, description="Most queued + running jobs of one API key (of all anonymous jobs without keys)."
+    )
     max_library_molecules: int = Field(10_000, ge=1, description="Most molecules for a BRICS library.")
 
     # --- queue and workers
@@ -71,8 +88,17 @@ class Settings(BaseSettings):
     @classmethod
     def _split_keys(cls, value: object) -> object:
         if isinstance(value, str):
-            return tuple(k.strip() for k in value.split(",") if k.strip())
+            value = tuple(k.strip() for k in value.split(",") if k.strip())
+        if isinstance(value, list | tuple):
+            for k in value:
+                if isinstance(k, str) and k.startswith("sha256:") and not re.fullmatch(r"[0-9a-fA-F]{64}", k[7:]):
+                    raise ValueError("a sha256: entry must be followed by 64 hex digits")
         return value
+
+    @property
+    def api_key_hashes(self) -> tuple[str, ...]:
+        """SHA-256 hex digests of the accepted keys: keys are compared, and jobs owned, by hash only."""
+        return tuple(k[len("sha256:") :].lower() if k.startswith("sha256:") else hash_api_key(k) for k in self.api_keys)
 
     @property
     def is_sqlite(self) -> bool:

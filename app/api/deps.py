@@ -1,4 +1,4 @@
-"""FastAPI dependencies and their typed aliases (``SettingsDep``, ``DbDep``, ``PoolDep``)."""
+"""FastAPI dependencies and their typed aliases (``SettingsDep``, ``DbDep``, ``PoolDep``, ``OwnerDep``)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from fastapi.security import APIKeyHeader
 from app.db.session import Database
 from app.errors import Unauthorized
 from app.services.sampling_pool import SamplingPool
-from app.settings import Settings
+from app.settings import Settings, hash_api_key
 
 _api_key_header = APIKeyHeader(
     name="X-API-Key", auto_error=False, description="Required when the service sets MOLGFN_API_KEYS."
@@ -41,9 +41,22 @@ DbDep = Annotated[Database, Depends(get_db)]
 PoolDep = Annotated[SamplingPool, Depends(get_pool)]
 
 
-def require_api_key(settings: SettingsDep, key: Annotated[str | None, Security(_api_key_header)] = None) -> None:
-    """Reject the request unless authentication is off or ``X-API-Key`` is one of the configured keys."""
-    if not settings.api_keys:
-        return
-    if key is None or not any(secrets.compare_digest(key, k) for k in settings.api_keys):
+def require_api_key(settings: SettingsDep, key: Annotated[str | None, Security(_api_key_header)] = None) -> str | None:
+    """The caller's owner id: the SHA-256 of its ``X-API-Key`` (``None`` when authentication is off).
+
+    Rejects (401) a missing or unknown key when keys are configured. Keys are compared by digest,
+    in constant time, against every configured digest (no early exit that would leak which matched)."""
+    hashes = settings.api_key_hashes
+    if not hashes:
+        return None
+    digest = hash_api_key(key) if key else ""
+    matched = False
+    for h in hashes:
+        matched |= secrets.compare_digest(digest, h)
+    if not matched:
         raise Unauthorized("missing or unknown X-API-Key", field="X-API-Key", reason="missing or unknown API key")
+    return digest
+
+
+#: The caller's owner id (hash of its API key), or None when the service runs without keys.
+OwnerDep = Annotated[str | None, Depends(require_api_key)]

@@ -108,6 +108,8 @@ class Job(Base):
     training_config: Mapped[dict[str, Any]] = mapped_column(JSON)
     library_id: Mapped[str | None] = mapped_column(ForeignKey("block_libraries.id"))
     library_hash: Mapped[str | None] = mapped_column(String(64))
+    # SHA-256 of the API key that posted the job (null: posted without authentication); never the key
+    owner_key_hash: Mapped[str | None] = mapped_column(String(64), index=True)
     # progress
     step: Mapped[int] = mapped_column(Integer, default=0)
     total_steps: Mapped[int] = mapped_column(Integer, default=0)
@@ -157,6 +159,7 @@ class Molecule(Base):
 
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
     job_id: Mapped[str] = mapped_column(ForeignKey("jobs.id", ondelete="CASCADE"))
+    owner_key_hash: Mapped[str | None] = mapped_column(String(64), index=True)  # the job's owner, copied
     smiles: Mapped[str] = mapped_column(Text)
     inchikey: Mapped[str | None] = mapped_column(String(27))
     reward: Mapped[float] = mapped_column(Float)

@@ -10,9 +10,9 @@ from sqlalchemy import func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from app.db.models import Molecule, utcnow
+from app.db.models import Job, Molecule, utcnow
 
-# SQLite allows 32766 bound parameters per statement; PostgreSQL 65535. 9 columns a row.
+# SQLite allows 32766 bound parameters per statement; PostgreSQL 65535. 10 columns a row.
 _CHUNK = 2000
 
 
@@ -54,6 +54,7 @@ def upsert_molecules(session: Session, job_id: str, records: Sequence[MoleculeRe
     rows = sorted(aggregate(records), key=lambda r: r.smiles)
     if not rows:
         return
+    owner = session.scalar(select(Job.owner_key_hash).where(Job.id == job_id))
     dialect = session.get_bind().dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     now = utcnow()
@@ -63,6 +64,7 @@ def upsert_molecules(session: Session, job_id: str, records: Sequence[MoleculeRe
             [
                 {
                     "job_id": job_id,
+                    "owner_key_hash": owner,
                     "smiles": r.smiles,
                     "inchikey": r.inchikey,
                     "reward": r.reward,

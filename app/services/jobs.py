@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
 
 from app.db.models import FINISHED_STATUSES, Job, JobMetric, utcnow
 from app.db.session import Database
-from app.errors import Conflict, InvalidInput, NotFound
+from app.errors import Conflict, InvalidInput, NotFound, TooManyRequests
 from app.schemas.common import PageLinks
 from app.schemas.jobs import (
     JobCreate,
@@ -40,9 +41,9 @@ def validate_training(training: dict[str, Any], settings: Settings) -> dict[str,
     except GfnError as exc:
         raise _prefixed("training", exc) from None
     if cfg.steps > settings.max_steps:
-        raise InvalidInput("training.steps", f"at most {settings.max_steps} on this service")
+        raise InvalidInput("training.steps", f"at most {settings.max_steps} on this service (max_steps)")
     if cfg.batch_size > settings.max_batch_size:
-        raise InvalidInput("training.batch_size", f"at most {settings.max_batch_size} on this service")
+        raise InvalidInput("training.batch_size", f"at most {settings.max_batch_size} on this service (max_batch_size)")
     return cfg.model_dump(mode="json")
 
 
@@ -82,13 +83,37 @@ def to_public(job: Job) -> JobPublic:
     )
 
 
-def create_job(db: Database, settings: Settings, payload: JobCreate) -> Job:
-    """Validate reward, training and library, then enqueue the job."""
+def visible(job: Job | None, owner: str | None) -> bool:
+    """Whether the caller ``owner`` (hash of its API key; None: authentication off) may see ``job``."""
+    return job is not None and (owner is None or job.owner_key_hash == owner)
+
+
+def check_active_limit(session: Session, settings: Settings, owner: str | None) -> None:
+    """Refuse (429) a new job when ``owner`` already has ``max_active_jobs_per_key`` queued or running
+    jobs (without keys: all unowned jobs share the limit). Runs inside the inserting transaction; on
+    PostgreSQL a transaction-scoped advisory lock per owner makes count-then-insert atomic."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(select(func.pg_advisory_xact_lock(func.hashtext(f"molgfn-owner:{owner or ''}"))))
+    cond = Job.owner_key_hash == owner if owner is not None else Job.owner_key_hash.is_(None)
+    active = session.scalar(select(func.count()).select_from(Job).where(cond, Job.status.in_(("queued", "running"))))
+    limit = settings.max_active_jobs_per_key
+    if int(active or 0) >= limit:
+        raise TooManyRequests(
+            f"at most {limit} queued or running jobs per API key (max_active_jobs_per_key); {active} active",
+            field="jobs",
+            reason=f"at most {limit} queued or running jobs per API key (max_active_jobs_per_key)",
+        )
+
+
+def create_job(db: Database, settings: Settings, payload: JobCreate, owner: str | None = None) -> Job:
+    """Validate reward, training and library, then enqueue the job (owned by ``owner``)."""
     rewards.validate(payload.reward, settings, db)
     training = validate_training(payload.training, settings)
     lib = libraries.resolve(db, payload.library)
     with db.write() as session:
+        check_active_limit(session, settings, owner)
         job = Job(
+            owner_key_hash=owner,
             kind="gflownet",
             status="queued",
             reward_spec=payload.reward,
@@ -102,18 +127,20 @@ def create_job(db: Database, settings: Settings, payload: JobCreate) -> Job:
     return job
 
 
-def get_job(db: Database, job_id: str) -> Job:
-    """A job by id, or :class:`NotFound`."""
+def get_job(db: Database, job_id: str, owner: str | None = None) -> Job:
+    """A job by id, or :class:`NotFound` (also for another key's job: its existence is not revealed)."""
     with db.read() as session:
         job = session.get(Job, job_id)
-    if job is None:
+    if job is None or not visible(job, owner):
         raise NotFound(f"no job {job_id!r}")
     return job
 
 
-def list_jobs(db: Database, status: str | None, limit: int, offset: int) -> JobList:
-    """A page of jobs, newest first, optionally of one status."""
+def list_jobs(db: Database, status: str | None, limit: int, offset: int, owner: str | None = None) -> JobList:
+    """A page of the caller's jobs, newest first, optionally of one status."""
     stmt = select(Job).order_by(Job.created_at.desc(), Job.id.desc()).limit(limit + 1).offset(offset)
+    if owner is not None:
+        stmt = stmt.where(Job.owner_key_hash == owner)
     if status is not None:
         stmt = stmt.where(Job.status == status)
     with db.read() as session:
@@ -125,12 +152,12 @@ def list_jobs(db: Database, status: str | None, limit: int, offset: int) -> JobL
     return JobList(items=[to_public(j) for j in rows[:limit]], limit=limit, offset=offset, links=PageLinks(next=nxt))
 
 
-def cancel_job(db: Database, job_id: str) -> Job:
+def cancel_job(db: Database, job_id: str, owner: str | None = None) -> Job:
     """Cancel: a queued job at once; a running one is flagged and its worker stops within seconds
     (checkpointing first). Finished jobs: :class:`Conflict`."""
     with db.write() as session:
         job = session.get(Job, job_id)
-        if job is None:
+        if job is None or not visible(job, owner):
             raise NotFound(f"no job {job_id!r}")
         if job.status in FINISHED_STATUSES:
             raise Conflict(f"job {job_id} already {job.status}", field="status", reason=f"job is {job.status}")
@@ -150,9 +177,9 @@ def cancel_job(db: Database, job_id: str) -> Job:
     return fresh
 
 
-def job_metrics(db: Database, job_id: str) -> JobMetricsPublic:
+def job_metrics(db: Database, job_id: str, owner: str | None = None) -> JobMetricsPublic:
     """The job's progress reports in step order."""
-    get_job(db, job_id)
+    get_job(db, job_id, owner)
     with db.read() as session:
         rows = session.scalars(
             select(JobMetric).where(JobMetric.job_id == job_id).order_by(JobMetric.step, JobMetric.id)

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from app.db.models import BlockLibraryRow
 from app.db.session import Database
 from app.errors import InvalidInput, NotFound
+from app.jsonguard import long_string
 from app.schemas.libraries import LibraryCreate, LibraryDetailPublic, LibraryLinks, LibraryPublic
 from gfn.chem.blocks import BlockLibrary, default_library, from_molecules, library_from_json
 
@@ -75,11 +76,18 @@ def ensure_default(db: Database) -> BlockLibraryRow:
     return _store(db, _default(), "builtin")[0]
 
 
-def create_library(db: Database, payload: LibraryCreate, max_molecules: int) -> tuple[BlockLibraryRow, bool]:
+def create_library(
+    db: Database, payload: LibraryCreate, max_molecules: int, max_smiles_length: int = 1000
+) -> tuple[BlockLibraryRow, bool]:
     """Validate and store a library from fragments or from molecules (BRICS)."""
+    for field in ("molecules", "library"):
+        where = long_string(getattr(payload, field), max_smiles_length, field)
+        if where is not None:
+            raise InvalidInput(where, f"longer than {max_smiles_length} characters (max_smiles_length)")
     if payload.molecules is not None:
         if len(payload.molecules) > max_molecules:
-            raise InvalidInput("molecules", f"at most {max_molecules} molecules (got {len(payload.molecules)})")
+            n = len(payload.molecules)
+            raise InvalidInput("molecules", f"at most {max_molecules} molecules (max_library_molecules; got {n})")
         lib = from_molecules(payload.molecules, name=payload.name)
         source = "brics"
     else:

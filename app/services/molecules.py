@@ -60,9 +60,12 @@ def list_molecules(
     order_by: MoleculeOrder,
     limit: int,
     offset: int,
+    owner: str | None = None,
 ) -> MoleculeList:
-    """A page of molecules (no total count: it would cost a scan on large tables)."""
+    """A page of the caller's molecules (no total count: it would cost a scan on large tables)."""
     stmt = select(Molecule)
+    if owner is not None:
+        stmt = stmt.where(Molecule.owner_key_hash == owner)
     if job_id is not None:
         stmt = stmt.where(Molecule.job_id == job_id)
     if min_reward is not None:
@@ -83,18 +86,18 @@ def list_molecules(
     )
 
 
-def get_molecule(db: Database, molecule_id: int) -> Molecule:
-    """A molecule by id, or :class:`NotFound`."""
+def get_molecule(db: Database, molecule_id: int, owner: str | None = None) -> Molecule:
+    """A molecule by id, or :class:`NotFound` (also for another key's molecule)."""
     with db.read() as session:
         m = session.get(Molecule, molecule_id)
-    if m is None:
+    if m is None or (owner is not None and m.owner_key_hash != owner):
         raise NotFound(f"no molecule {molecule_id}")
     return m
 
 
-def image_svg(db: Database, molecule_id: int, width: int, height: int) -> str:
+def image_svg(db: Database, molecule_id: int, width: int, height: int, owner: str | None = None) -> str:
     """SVG depiction of a stored molecule."""
-    m = get_molecule(db, molecule_id)
+    m = get_molecule(db, molecule_id, owner)
     text = chem.svg(m.smiles, width, height)
     if text is None:  # stored molecules are valid; this guards against hand-edited rows
         raise Conflict(f"molecule {molecule_id} has an unparseable SMILES")
@@ -106,19 +109,25 @@ def run_dir(settings: Settings, job_id: str) -> Path:
     return Path(settings.data_dir) / "jobs" / job_id
 
 
-def _job(db: Database, job_id: str) -> Job:
+def _job(db: Database, job_id: str, owner: str | None = None) -> Job:
     with db.read() as session:
         job = session.get(Job, job_id)
-    if job is None:
+    if job is None or (owner is not None and job.owner_key_hash != owner):
         raise NotFound(f"no job {job_id!r}")
     return job
 
 
 def stored_batch(
-    db: Database, settings: Settings, job_id: str, n: int, min_reward: float | None, max_similarity: float
+    db: Database,
+    settings: Settings,
+    job_id: str,
+    n: int,
+    min_reward: float | None,
+    max_similarity: float,
+    owner: str | None = None,
 ) -> SampleBatchPublic:
     """A diverse batch chosen from the job's stored molecules (the best ones first)."""
-    _job(db, job_id)
+    _job(db, job_id, owner)
     stmt = select(Molecule).where(Molecule.job_id == job_id)
     if min_reward is not None:
         stmt = stmt.where(Molecule.reward >= min_reward)
@@ -149,11 +158,12 @@ def fresh_batch(
     n: int,
     min_reward: float | None,
     max_similarity: float,
+    owner: str | None = None,
 ) -> SampleBatchPublic:
     """Sample ``n`` molecules from the newest checkpoint (in the pool), store them (deduplicated,
     counting repeats), and return a diverse subset; sample again (up to ``fresh_sample_rounds``)
     while the batch is short."""
-    _job(db, job_id)
+    _job(db, job_id, owner)
     from gfn.runs import has_checkpoint  # torch-free
 
     rdir = run_dir(settings, job_id)

@@ -19,6 +19,7 @@ from app.db.models import Job, ProxyModel, new_id, utcnow
 from app.db.session import Database
 from app.errors import InvalidInput, NotFound, PayloadTooLarge
 from app.schemas.proxies import ProxyLinks, ProxyList, ProxyPublic
+from app.services.jobs import check_active_limit
 from app.settings import Settings
 
 SEPARATORS = {",": ",", ";": ";", "tab": "\t", "\t": "\t", "|": "|"}
@@ -73,6 +74,7 @@ def create_proxy(
     separator: str,
     epochs: int,
     seed: int,
+    owner: str | None = None,
 ) -> tuple[ProxyModel, Job]:
     """Store the CSV under the data directory and queue a job that trains the proxy."""
     sep = SEPARATORS.get(separator)
@@ -95,7 +97,9 @@ def create_proxy(
             "seed": seed,
         }
         with db.write() as session:
+            check_active_limit(session, settings, owner)
             job = Job(
+                owner_key_hash=owner,
                 kind="proxy",
                 status="queued",
                 reward_spec=None,
@@ -131,20 +135,21 @@ def _copy_limited(src: BinaryIO, dst: Path, limit: int) -> None:
             out.write(chunk)
 
 
-def get_proxy(db: Database, proxy_id: str) -> tuple[ProxyModel, Job]:
-    """A proxy and its job, or :class:`NotFound`."""
+def get_proxy(db: Database, proxy_id: str, owner: str | None = None) -> tuple[ProxyModel, Job]:
+    """A proxy and its job, or :class:`NotFound` (also for another key's proxy)."""
     with db.read() as session:
         row = session.get(ProxyModel, proxy_id)
         job = session.get(Job, row.job_id) if row is not None else None
-    if row is None or job is None:
+    if row is None or job is None or (owner is not None and job.owner_key_hash != owner):
         raise NotFound(f"no proxy {proxy_id!r}")
     return row, job
 
 
-def list_proxies(db: Database) -> ProxyList:
-    """Every proxy, newest first."""
+def list_proxies(db: Database, owner: str | None = None) -> ProxyList:
+    """The caller's proxies, newest first."""
+    stmt = select(ProxyModel, Job).join(Job, Job.id == ProxyModel.job_id).order_by(ProxyModel.created_at.desc())
+    if owner is not None:
+        stmt = stmt.where(Job.owner_key_hash == owner)
     with db.read() as session:
-        rows = session.execute(
-            select(ProxyModel, Job).join(Job, Job.id == ProxyModel.job_id).order_by(ProxyModel.created_at.desc())
-        ).all()
+        rows = session.execute(stmt).all()
     return ProxyList(items=[to_public(p, j) for p, j in rows])

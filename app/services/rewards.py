@@ -21,6 +21,7 @@ from pydantic import ValidationError
 from app.db.models import ProxyModel
 from app.db.session import Database
 from app.errors import InvalidInput
+from app.jsonguard import long_string
 from app.settings import Settings
 from gfn.errors import GfnError
 
@@ -102,7 +103,17 @@ def validate(reward: Any, settings: Settings, db: Database, prefix: str = "rewar
 
     size = len(json.dumps(reward, separators=(",", ":")))
     if size > settings.max_spec_bytes:
-        raise InvalidInput(prefix, f"spec is {size} bytes; the limit is {settings.max_spec_bytes}")
+        raise InvalidInput(prefix, f"spec is {size} bytes; the limit is {settings.max_spec_bytes} (max_spec_bytes)")
+    if isinstance(reward, dict):
+        n_items = sum(len(v) for k in ("components", "filters") if isinstance(v := reward.get(k), list))
+        if n_items > settings.max_spec_components:
+            raise InvalidInput(
+                f"{prefix}.components",
+                f"{n_items} components and filters; at most {settings.max_spec_components} (max_spec_components)",
+            )
+    where = long_string(reward, settings.max_smiles_length, prefix)
+    if where is not None:
+        raise InvalidInput(where, f"longer than {settings.max_smiles_length} characters (max_smiles_length)")
     resolved = resolve_refs(reward, settings, db, prefix)
     from gfn.rewards.spec import parse_reward_spec  # torch-free by design
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from app.db.session import Database
 from app.errors import InvalidInput
+from app.jsonguard import long_string
 from app.schemas.scoring import ScoreCreate, ScoredPublic, ScorePublic
 from app.services import chem, pool_tasks
 from app.services.rewards import TORCH_COMPONENTS, component_names, validate
@@ -18,7 +19,10 @@ from app.settings import Settings
 def score(settings: Settings, db: Database, pool: SamplingPool, payload: ScoreCreate) -> ScorePublic:
     """Score ``payload.smiles`` under ``payload.reward`` (order kept; invalid SMILES get null reward)."""
     if len(payload.smiles) > settings.max_score_smiles:
-        raise InvalidInput("smiles", f"at most {settings.max_score_smiles} SMILES per request")
+        raise InvalidInput("smiles", f"at most {settings.max_score_smiles} SMILES per request (max_score_smiles)")
+    where = long_string(payload.smiles, settings.max_smiles_length, "smiles")
+    if where is not None:
+        raise InvalidInput(where, f"longer than {settings.max_smiles_length} characters (max_smiles_length)")
     resolved, spec = validate(payload.reward, settings, db)
     if component_names(resolved) & TORCH_COMPONENTS:
         results = pool.run(pool_tasks.score, resolved, payload.smiles)

@@ -6,8 +6,13 @@ stopped). While it runs:
 
 * a heartbeat thread refreshes the job's heartbeat every ``heartbeat_interval_s`` and learns whether
   a cancel was requested or the job was taken over;
-* each progress report is written in ONE transaction: job progress + metrics row + the report's new
-  molecules (upserted, deduplicated by (job, SMILES)) + the checkpoint it mentions;
+* each progress report is written in ONE transaction: job progress + metrics row + the checkpoint it
+  mentions; sampled molecules are buffered and written (upserted, deduplicated by (job, SMILES),
+  counts added) only with a report that commits a checkpoint, in the same transaction. A checkpoint
+  is therefore *committed* exactly when the molecules sampled up to its step are stored, and a job
+  resumed after a crash replays (deterministically) from its newest committed checkpoint: the
+  molecules of the lost steps are sampled and counted once, never lost nor counted twice. Checkpoint
+  files newer than the committed one (written just before a crash) are removed before resuming;
 * ``should_stop`` is true on cancel, on loss of the job, and on shutdown (SIGTERM/SIGINT): training
   finishes its step, checkpoints and returns; a cancelled job becomes ``cancelled``, a shut-down
   one goes back to ``queued`` for another worker.
@@ -34,7 +39,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from app import queue
 from app.db.models import ProxyModel
-from app.db.molecules import MoleculeRecord
+from app.db.molecules import MoleculeRecord, upsert_molecules
 from app.db.session import Database
 from app.errors import AppError, is_database_unavailable
 from app.services import chem, rewards
@@ -190,6 +195,8 @@ class Worker:
         run_dir = self.run_dir(job_id)
         run_dir.mkdir(parents=True, exist_ok=True)
         ctl = _Control(shutdown=self.stop)
+        if claim.checkpoint_step is not None:
+            _drop_uncommitted(run_dir, claim.checkpoint_step)
         reporter = _Reporter(self, job_id, run_dir, ctl, int(claim.training_config.get("steps", 0)))
         try:
             with self._heartbeat(job_id, ctl):
@@ -380,6 +387,7 @@ class _Reporter:
                 )
             )
         ckpt_step = p.checkpoint_step
+        # molecules are committed only together with a checkpoint (see the module docstring)
         rec = queue.ProgressRecord(
             step=int(p.step),
             total_steps=int(p.total_steps or self.total_steps),
@@ -390,7 +398,7 @@ class _Reporter:
             mean_reward=metrics["mean_reward"],
             trajectories_per_s=metrics["trajectories_per_s"],
             extra=extra,
-            molecules=self.pending,
+            molecules=self.pending if ckpt_step is not None else [],
             checkpoint_step=ckpt_step,
             checkpoint_path=self._checkpoint_file(ckpt_step),
             checkpoint_steps_on_disk=_steps_on_disk(self.run_dir) if ckpt_step is not None else None,
@@ -412,16 +420,33 @@ class _Reporter:
             log.warning("job %s: progress not recorded (%s); retrying with the next report", self.job_id, exc)
             self.last = rec
             return
-        self.pending = []
+        if rec.molecules:
+            self.pending = []
         self.last = None
         if not owned:
             self.ctl.lost.set()
 
     def flush(self) -> None:
-        """Write molecules still pending from a failed report."""
-        if self.last is not None and self.pending:
+        """Write molecules still pending when training returned (its final checkpoint covers them)."""
+        if not self.pending or self.ctl.lost.is_set():  # a job taken over: its new owner stores them
+            return
+        if self.last is not None:
             self.last.molecules = self.pending
             self._write(self.last)
+            return
+        with self.worker.db.write() as session:
+            upsert_molecules(session, self.job_id, self.pending)
+        self.pending = []
+
+
+def _drop_uncommitted(run_dir: Path, committed: int) -> None:
+    """Remove checkpoint files newer than the job's committed checkpoint (a crash between writing the
+    file and committing its report): resuming from them would skip molecules never stored."""
+    for path in (run_dir / "checkpoints").glob("step_*.pt"):
+        step = _step_of(path)
+        if step is not None and step > committed:
+            log.warning("removing uncommitted checkpoint %s (committed: step %d)", path.name, committed)
+            path.unlink(missing_ok=True)
 
 
 def _step_of(path: Path) -> int | None:

@@ -60,11 +60,11 @@ def transition_tensors(
     for t in trajs:
         offsets.append(len(position))
         for s in t.states:
-            k = s.key if s.key is not None else repr(s)
-            if k not in unique:
-                unique[k] = len(states)
+            skey = featurizer.mdp.key(s)  # replayed states restored from JSON carry no cached key
+            if skey not in unique:
+                unique[skey] = len(states)
                 states.append(s)
-            position.append(unique[k])
+            position.append(unique[skey])
     batch = featurizer(states, device)
     logits, log_flow_unique = model(batch)
     logp = segment_log_softmax(logits, batch.flat_owner(), batch.n_states)

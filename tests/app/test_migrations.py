@@ -32,7 +32,7 @@ def test_upgrade_gives_exactly_the_models_schema(empty_db_url: str) -> None:
 def test_upgrade_is_idempotent_and_records_head(empty_db_url: str) -> None:
     upgrade(empty_db_url)
     upgrade(empty_db_url)
-    assert current_revision(empty_db_url) == "0001"
+    assert current_revision(empty_db_url) == "0002"  # head (0002: owner_key_hash)
 
 
 def test_molecule_indexes(db_url: str) -> None:
@@ -68,7 +68,7 @@ def test_cli_db_upgrade_from_another_directory(tmp_path: Path) -> None:
         timeout=120,
     )
     assert cur.returncode == 0, cur.stderr
-    assert cur.stdout.strip() == "0001"
+    assert cur.stdout.strip() == "0002"  # head (0002: owner_key_hash)
 
 
 def test_sqlite_uses_wal(sqlite_url: str) -> None:

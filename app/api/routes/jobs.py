@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Response
 
-from app.api.deps import DbDep, PoolDep, SettingsDep, require_api_key
+from app.api.deps import DbDep, OwnerDep, PoolDep, SettingsDep, require_api_key
 from app.errors import InvalidInput
 from app.schemas.common import COMMON_ERRORS, CONFLICT, NOT_FOUND
 from app.schemas.jobs import JobCreate, JobList, JobMetricsPublic, JobPublic, JobStatus
@@ -17,11 +17,11 @@ router = APIRouter(prefix="/jobs", tags=["jobs"], dependencies=[Depends(require_
 
 
 @router.post("", status_code=202, response_model=JobPublic, summary="Start a training job")
-def create_job(payload: JobCreate, db: DbDep, settings: SettingsDep, response: Response) -> JobPublic:
+def create_job(payload: JobCreate, db: DbDep, settings: SettingsDep, owner: OwnerDep, response: Response) -> JobPublic:
     """Validate the reward spec, the training configuration and the library, then queue the job.
 
     Answers 202 with the job and its `Location`; a worker picks it up (oldest first)."""
-    job = jobs.create_job(db, settings, payload)
+    job = jobs.create_job(db, settings, payload, owner)
     response.headers["Location"] = f"/jobs/{job.id}"
     return jobs.to_public(job)
 
@@ -30,6 +30,7 @@ def create_job(payload: JobCreate, db: DbDep, settings: SettingsDep, response: R
 def list_jobs(
     db: DbDep,
     settings: SettingsDep,
+    owner: OwnerDep,
     status: Annotated[JobStatus | None, Query(description="Only jobs with this status.")] = None,
     limit: Annotated[int, Query(ge=1, description="Page size (at most the service's max page size).")] = 50,
     offset: Annotated[int, Query(ge=0, description="Jobs to skip.")] = 0,
@@ -37,13 +38,13 @@ def list_jobs(
     """Jobs, newest first, paginated."""
     if limit > settings.max_page_size:
         raise InvalidInput("limit", f"at most {settings.max_page_size}")
-    return jobs.list_jobs(db, status, limit, offset)
+    return jobs.list_jobs(db, status, limit, offset, owner)
 
 
 @router.get("/{job_id}", response_model=JobPublic, responses=NOT_FOUND, summary="Get a job")
-def get_job(job_id: str, db: DbDep) -> JobPublic:
+def get_job(job_id: str, db: DbDep, owner: OwnerDep) -> JobPublic:
     """A job with its status, progress, latest metrics and error."""
-    return jobs.to_public(jobs.get_job(db, job_id))
+    return jobs.to_public(jobs.get_job(db, job_id, owner))
 
 
 @router.post(
@@ -53,16 +54,16 @@ def get_job(job_id: str, db: DbDep) -> JobPublic:
     responses=NOT_FOUND | CONFLICT,
     summary="Cancel a job",
 )
-def cancel_job(job_id: str, db: DbDep) -> JobPublic:
+def cancel_job(job_id: str, db: DbDep, owner: OwnerDep) -> JobPublic:
     """A queued job is cancelled at once; a running job gets `cancel_requested` and its worker stops
     within seconds (after a checkpoint). 409 when the job already finished."""
-    return jobs.to_public(jobs.cancel_job(db, job_id))
+    return jobs.to_public(jobs.cancel_job(db, job_id, owner))
 
 
 @router.get("/{job_id}/metrics", response_model=JobMetricsPublic, responses=NOT_FOUND, summary="Training metrics")
-def job_metrics(job_id: str, db: DbDep) -> JobMetricsPublic:
+def job_metrics(job_id: str, db: DbDep, owner: OwnerDep) -> JobMetricsPublic:
     """The time series of progress reports (loss, log Z, mean reward, throughput, …)."""
-    return jobs.job_metrics(db, job_id)
+    return jobs.job_metrics(db, job_id, owner)
 
 
 @router.get(
@@ -76,6 +77,7 @@ def job_samples(
     db: DbDep,
     settings: SettingsDep,
     pool: PoolDep,
+    owner: OwnerDep,
     n: Annotated[int, Query(ge=1, description="Molecules wanted (at most the service limit).")] = 10,
     min_reward: Annotated[float | None, Query(description="Only molecules with at least this reward.")] = None,
     max_similarity: Annotated[
@@ -98,5 +100,5 @@ def job_samples(
     if n > settings.max_samples_per_request:
         raise InvalidInput("n", f"at most {settings.max_samples_per_request} per request")
     if fresh:
-        return molecules.fresh_batch(db, settings, pool, job_id, n, min_reward, max_similarity)
-    return molecules.stored_batch(db, settings, job_id, n, min_reward, max_similarity)
+        return molecules.fresh_batch(db, settings, pool, job_id, n, min_reward, max_similarity, owner)
+    return molecules.stored_batch(db, settings, job_id, n, min_reward, max_similarity, owner)

@@ -31,7 +31,7 @@ def create_library(payload: LibraryCreate, db: DbDep, settings: SettingsDep, res
     """Store a library given as fragments (project or original JSON format) or derived from molecules
     with BRICS. Libraries are deduplicated by content hash: posting known blocks answers 200 with the
     stored library."""
-    row, created = libraries.create_library(db, payload, settings.max_library_molecules)
+    row, created = libraries.create_library(db, payload, settings.max_library_molecules, settings.max_smiles_length)
     response.status_code = 201 if created else 200
     response.headers["Location"] = f"/libraries/{row.id}"
     return libraries.to_public(row)

@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Response
 
-from app.api.deps import DbDep, SettingsDep, require_api_key
+from app.api.deps import DbDep, OwnerDep, SettingsDep, require_api_key
 from app.errors import InvalidInput
 from app.schemas.common import COMMON_ERRORS, NOT_FOUND
 from app.schemas.molecules import MoleculeList, MoleculeOrder, MoleculePublic
@@ -21,6 +21,7 @@ router = APIRouter(
 def list_molecules(
     db: DbDep,
     settings: SettingsDep,
+    owner: OwnerDep,
     job_id: Annotated[str | None, Query(description="Only molecules of this job.")] = None,
     min_reward: Annotated[float | None, Query(description="Only molecules with at least this reward.")] = None,
     order_by: Annotated[MoleculeOrder, Query(description="Sort key; a leading '-' sorts descending.")] = "-reward",
@@ -31,14 +32,14 @@ def list_molecules(
     if limit > settings.max_page_size:
         raise InvalidInput("limit", f"at most {settings.max_page_size}")
     return molecules.list_molecules(
-        db, job_id=job_id, min_reward=min_reward, order_by=order_by, limit=limit, offset=offset
+        db, job_id=job_id, min_reward=min_reward, order_by=order_by, limit=limit, offset=offset, owner=owner
     )
 
 
 @router.get("/{molecule_id}", response_model=MoleculePublic, responses=NOT_FOUND, summary="Get a molecule")
-def get_molecule(molecule_id: int, db: DbDep) -> MoleculePublic:
+def get_molecule(molecule_id: int, db: DbDep, owner: OwnerDep) -> MoleculePublic:
     """A molecule with its reward and component scores."""
-    return molecules.to_public(molecules.get_molecule(db, molecule_id))
+    return molecules.to_public(molecules.get_molecule(db, molecule_id, owner))
 
 
 @router.get(
@@ -56,9 +57,10 @@ def get_molecule(molecule_id: int, db: DbDep) -> MoleculePublic:
 def molecule_image(
     molecule_id: int,
     db: DbDep,
+    owner: OwnerDep,
     width: Annotated[int, Query(ge=50, le=2000, description="Width in pixels.")] = 300,
     height: Annotated[int, Query(ge=50, le=2000, description="Height in pixels.")] = 300,
 ) -> Response:
     """The molecule drawn in 2D as SVG."""
-    svg = molecules.image_svg(db, molecule_id, width, height)
+    svg = molecules.image_svg(db, molecule_id, width, height, owner)
     return Response(content=svg, media_type="image/svg+xml", headers={"Cache-Control": "public, max-age=86400"})

@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, File, Form, Response, UploadFile
 
-from app.api.deps import DbDep, SettingsDep, require_api_key
+from app.api.deps import DbDep, OwnerDep, SettingsDep, require_api_key
 from app.schemas.common import COMMON_ERRORS, NOT_FOUND
 from app.schemas.proxies import ProxyList, ProxyPublic
 from app.services import proxies
@@ -20,6 +20,7 @@ router = APIRouter(
 def create_proxy(
     db: DbDep,
     settings: SettingsDep,
+    owner: OwnerDep,
     response: Response,
     file: Annotated[
         UploadFile,
@@ -53,18 +54,19 @@ def create_proxy(
         separator=separator,
         epochs=epochs,
         seed=seed,
+        owner=owner,
     )
     response.headers["Location"] = f"/proxies/{row.id}"
     return proxies.to_public(row, job)
 
 
 @router.get("", response_model=ProxyList, summary="List proxies")
-def list_proxies(db: DbDep) -> ProxyList:
+def list_proxies(db: DbDep, owner: OwnerDep) -> ProxyList:
     """Every proxy with its training status and metrics."""
-    return proxies.list_proxies(db)
+    return proxies.list_proxies(db, owner)
 
 
 @router.get("/{proxy_id}", response_model=ProxyPublic, responses=NOT_FOUND, summary="Get a proxy")
-def get_proxy(proxy_id: str, db: DbDep) -> ProxyPublic:
+def get_proxy(proxy_id: str, db: DbDep, owner: OwnerDep) -> ProxyPublic:
     """A proxy with its training status and held-out metrics."""
-    return proxies.to_public(*proxies.get_proxy(db, proxy_id))
+    return proxies.to_public(*proxies.get_proxy(db, proxy_id, owner))

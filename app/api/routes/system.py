@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel, Field
 
-from app.api.deps import DbDep
+from app.api.deps import DbDep, require_api_key
 from app.db.session import check_database
 from app.errors import is_database_unavailable
 
@@ -40,6 +40,7 @@ def health(db: DbDep) -> HealthPublic | JSONResponse:
 
 @router.get(
     "/metrics",
+    dependencies=[Depends(require_api_key)],
     response_class=Response,
     summary="Prometheus metrics",
     responses={
@@ -50,5 +51,6 @@ def health(db: DbDep) -> HealthPublic | JSONResponse:
     },
 )
 def metrics(request: Request) -> Response:
-    """Request counts and latencies per route, jobs by status, sampling pool tasks."""
+    """Request counts and latencies per route, jobs by status, sampling pool tasks (needs a key when
+    keys are configured: only /health, /docs and /openapi.json are open)."""
     return Response(generate_latest(request.app.state.metrics.registry), media_type=CONTENT_TYPE_LATEST)
