@@ -8,6 +8,7 @@ import json
 import math
 import time
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -139,6 +140,35 @@ def train(
     sampler = Sampler(mdp, featurizer, model, device)
     step = start_step
     base_lrs = [g.setdefault("initial_lr", g["lr"]) for g in optimizer.param_groups]
+    floor = float(getattr(reward_fn, "floor", 1e-8))
+    # Scoring (RDKit, holds the GIL) overlaps the loss's forward pass (torch kernels release it).
+    scorer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="molgfn-score")
+    try:
+        return _train_steps(mdp, featurizer, model, reward_fn, loss, cfg, generator, device, optimizer,
+                            replay, sampler, step, base_lrs, floor, scorer, on_step, should_stop)
+    finally:
+        scorer.shutdown(wait=True)
+
+
+def _train_steps(
+    mdp: BlockMDP,
+    featurizer: Featurizer,
+    model: BlockGraphFlowNet,
+    reward_fn: RewardFn,
+    loss: LossSettings,
+    cfg: TrainingConfig,
+    generator: torch.Generator,
+    device: torch.device,
+    optimizer: torch.optim.Optimizer,
+    replay: ReplayBuffer,
+    sampler: Sampler,
+    step: int,
+    base_lrs: list[float],
+    floor: float,
+    scorer: ThreadPoolExecutor,
+    on_step: Callable[[StepReport], None] | None,
+    should_stop: Callable[[], bool] | None,
+) -> int:
     while step < cfg.steps:
         if cfg.lr_half_life:  # a pure function of the step, so resuming needs no scheduler state
             for g, lr0 in zip(optimizer.param_groups, base_lrs, strict=True):
@@ -149,11 +179,11 @@ def train(
         n_replay = int(round(cfg.batch_size * cfg.replay_fraction)) if cfg.loss != "fm" else 0
         n_replay = min(n_replay, len(replay.heap))
         trajs = sampler.sample(cfg.batch_size - n_replay, generator, cfg.exploration, cfg.temperature)
-        score_trajectories(trajs, reward_fn, floor=float(getattr(reward_fn, "floor", 1e-8)))
-        replay.add(trajs)
-        batch = trajs + replay.sample(n_replay, generator)
+        scored = scorer.submit(score_trajectories, trajs, reward_fn, floor)
+        batch = trajs + replay.sample(n_replay, generator)  # replayed ones were scored earlier
         model.train()
-        value = compute_loss(loss, batch, mdp, featurizer, model, device)
+        value = compute_loss(loss, batch, mdp, featurizer, model, device, rewards_ready=scored.result)
+        replay.add(trajs)
         optimizer.zero_grad(set_to_none=True)
         value.backward()  # type: ignore[no-untyped-call]
         torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)

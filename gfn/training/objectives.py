@@ -8,7 +8,7 @@ sampling in proportion to the reward on a DAG with symmetric states.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import torch
@@ -112,11 +112,15 @@ def compute_loss(
     featurizer: Featurizer,
     model: BlockGraphFlowNet,
     device: torch.device,
+    rewards_ready: Callable[[], object] | None = None,
 ) -> torch.Tensor:
-    """The configured objective on ``trajs`` (rewards already filled in)."""
+    """The configured objective on ``trajs``. Rewards are read only after the forward pass, once
+    ``rewards_ready()`` returns, so scoring can run concurrently with the network."""
     if settings.name == "fm":
-        return _flow_matching(settings, trajs, mdp, featurizer, model, device)
+        return _flow_matching(settings, trajs, mdp, featurizer, model, device, rewards_ready)
     tt = transition_tensors(trajs, featurizer, model, device)
+    if rewards_ready is not None:
+        rewards_ready()
     n = len(trajs)
     log_r = torch.tensor([t.log_reward for t in trajs], device=device, dtype=tt.log_pf.dtype)
     if settings.name == "tb":
@@ -152,6 +156,7 @@ def _flow_matching(
     featurizer: Featurizer,
     model: BlockGraphFlowNet,
     device: torch.device,
+    rewards_ready: Callable[[], object] | None = None,
 ) -> torch.Tensor:
     """In-flow from every distinct parent (summing its equivalent actions) vs out-flow (+ R at x⊤)."""
     visited: list[State] = []
@@ -185,6 +190,8 @@ def _flow_matching(
         term_idx.append(k - 1)
     term = torch.tensor(term_idx, device=device)
     stop_logits = logits[term]  # flat index of STOP for state b is b
+    if rewards_ready is not None:
+        rewards_ready()
     log_r = torch.tensor([t.log_reward for t in trajs], device=device, dtype=logits.dtype)
     log_inflow = torch.cat([log_in, stop_logits])
     log_outflow = torch.cat([log_out_all[:nv], log_r])
