@@ -68,7 +68,7 @@ def test_sigkilled_worker_job_resumes_from_checkpoint_without_loss_or_duplicates
                 ok = j.checkpoint_step is not None and j.checkpoint_step >= 2 * EVERY and j.step > j.checkpoint_step
                 return j if ok else None
 
-            wait_until(mid_interval, 180, "two checkpoints and a step past the next", every=0.01)
+            wait_until(mid_interval, 420, "two checkpoints and a step past the next", every=0.01)
             first.send_signal(signal.SIGKILL)
             first.wait(timeout=10)
             killed_at: datetime = utcnow()
