@@ -14,18 +14,11 @@ import time
 from pathlib import Path
 
 from benchmarks._common import RESULTS, shared_data, write_json
+from benchmarks.exactness import LIBRARY as TINY
 from gfn.chem.blocks import default_library, library_from_json, load_library
 from gfn.mdp.block_mdp import BlockMDP
 from gfn.mdp.enumerate import enumerate_dag
 from gfn.mdp.state import STOP
-
-TINY = {"name": "tiny-5", "blocks": [
-    {"name": "benzene", "smiles": "c1ccccc1", "attachments": [0, 1, 2, 3, 4, 5]},
-    {"name": "pyridine", "smiles": "c1ccncc1", "attachments": [0, 1, 2]},
-    {"name": "amide", "smiles": "NC=O", "attachments": [0, 1]},
-    {"name": "fluoro", "smiles": "F", "attachments": [0]},
-    {"name": "chloro", "smiles": "Cl", "attachments": [0]},
-]}
 
 
 def rollouts(mdp: BlockMDP, seconds: float, full: bool, seed: int = 0) -> float:

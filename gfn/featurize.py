@@ -51,10 +51,6 @@ class GraphBatch:
     def n_empty(self) -> int:
         return self._n_empty
 
-    @property
-    def n_flat(self) -> int:
-        return self.n_states + self.n_empty * self.n_initial + len(self.stem_batch) * self.n_types
-
     def action_index(self, b: int, action: Action) -> int:
         """Flat logit index of ``action`` in state ``b``."""
         if action.kind == STOP:
@@ -159,9 +155,6 @@ class Featurizer:
             _stem_info=stem_info,
             _n_empty=n_empty,
         )
-
-    def action_indices(self, batch: GraphBatch, b: int, actions: Sequence[Action]) -> list[int]:
-        return [batch.action_index(b, a) for a in actions]
 
     def decode(self, batch: GraphBatch, flat: int) -> Action:
         """The action of state ``b`` at flat index ``flat`` (inverse of ``action_index``)."""

@@ -17,7 +17,6 @@ How the MDP keeps sampling proportional to the reward (see ../shared/NOTES.md):
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterator
 from dataclasses import dataclass
 
 from rdkit import Chem
@@ -304,10 +303,3 @@ class BlockMDP:
             mol = self.to_mol(state)
             self._smiles_cache[key] = None if mol is None else Chem.MolToSmiles(mol)
         return self._smiles_cache[key]
-
-    # --------------------------------------------------------------- traversal
-    def children(self, state: State) -> Iterator[tuple[Action, State]]:
-        """(action, child) for every non-stop legal action."""
-        for a in self.legal_actions(state):
-            if a.kind != STOP:
-                yield a, self.step(state, a)
