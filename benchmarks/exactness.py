@@ -12,6 +12,7 @@ molecule and per block tree (the library has unique decompositions, so they coin
 from __future__ import annotations
 
 import argparse
+import json
 import time
 from pathlib import Path
 from typing import Any
@@ -53,7 +54,8 @@ class _Stop(Exception):
     pass
 
 
-def run_loss(loss: str, max_blocks: int, budget_s: float, eval_every_s: float, seed: int) -> dict[str, Any]:
+def run_loss(loss: str, max_blocks: int, budget_s: float, eval_every_s: float, seed: int,
+             max_trajectories: int | None = None, overrides: dict[str, Any] | None = None) -> dict[str, Any]:
     lib = library_from_json(LIBRARY)
     mdp = BlockMDP(lib, max_blocks=max_blocks)
     dag = enumerate_dag(mdp)
@@ -61,7 +63,7 @@ def run_loss(loss: str, max_blocks: int, budget_s: float, eval_every_s: float, s
     reward_fn = build_reward(SPEC)
     rewards = {s.smiles: s.reward for s in reward_fn(list(mols))}
     cfg = parse_training_config({"loss": loss, "steps": 10_000_000, "batch_size": 32, "max_blocks": max_blocks,
-                                 "exploration": 0.05, "seed": seed, **LOSS_CONFIG[loss]})
+                                 "exploration": 0.05, "seed": seed, **LOSS_CONFIG[loss], **(overrides or {})})
     featurizer = Featurizer(mdp)
     model = build_model(featurizer, cfg, torch.device("cpu"))
     gen = torch.Generator()
@@ -89,7 +91,7 @@ def run_loss(loss: str, max_blocks: int, budget_s: float, eval_every_s: float, s
             next_eval = train_s + eval_every_s
             t0_shift = time.perf_counter() - pause
             _shift(t0_shift)
-        if train_s >= budget_s:
+        if train_s >= budget_s or (max_trajectories is not None and n_traj >= max_trajectories):
             raise _Stop
 
     def _shift(dt: float) -> None:  # evaluation time is not training time
@@ -115,6 +117,10 @@ def main() -> None:
     ap.add_argument("--budget-s", type=float, default=None, help="training seconds per loss")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--threads", type=int, default=None)
+    ap.add_argument("--trajectories", type=int, default=None,
+                    help="also stop after N trajectories (sweeps on other machines at an equal sample budget)")
+    ap.add_argument("--override", type=json.loads, default=None,
+                    help='training settings replacing the tuned ones, as JSON (e.g. \'{"lr_half_life": 1200}\')')
     args = ap.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -124,11 +130,13 @@ def main() -> None:
     lib = library_from_json(LIBRARY)
     rep = decomposition_report(BlockMDP(lib, max_blocks=max_blocks))
     print(f"library {lib.name}: {rep.n_molecules} molecules, unique decompositions: {rep.is_unique}")
-    results = [run_loss(loss, max_blocks, budget, budget / 5, args.seed) for loss in args.losses.split(",")]
+    results = [run_loss(loss, max_blocks, budget, budget / 5, args.seed, args.trajectories, args.override)
+               for loss in args.losses.split(",")]
     print(f"\n{'loss':>6} {'molecules':>10} {'L1':>8} {'trajectories':>13} {'seconds':>8}")
     for r in results:
         print(f"{r['loss']:>6} {r['n_molecules']:>10} {r['l1']:>8.4f} {r['trajectories']:>13} {r['seconds']:>8}")
-    write_json(out, {"results": results, "reward": SPEC, "library": LIBRARY["name"], "machine": machine()})
+    write_json(out, {"results": results, "reward": SPEC, "library": LIBRARY["name"], "override": args.override,
+                     "machine": machine()})
 
 
 if __name__ == "__main__":

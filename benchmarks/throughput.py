@@ -74,6 +74,9 @@ def main() -> None:
         "peak_rss_mb": round(peak_rss_mb(), 1),
         "machine": machine(),
     }
+    if device.type == "cuda":
+        result["gpu"] = torch.cuda.get_device_name(device)
+        result["peak_gpu_mb"] = round(torch.cuda.max_memory_allocated(device) / 2**20, 1)
     print(f"{'trajectories/s':>16} {'batch':>6} {'blocks':>7} {'mean size':>10} {'peak MB':>8} device")
     print(f"{result['trajectories_per_s']:>16} {args.batch_size:>6} {lib.n_block_types:>7} "
           f"{mean_len:>10.2f} {result['peak_rss_mb']:>8} {device}")
