@@ -360,13 +360,15 @@ def profile_phases(
 
 # ---------------------------------------------------------------------------------------- plot
 def load_results(folder: Path) -> dict[str, list[dict[str, Any]]]:
+    """``seh_<loss>.json`` (2 CPU cores) and ``seh_<loss>_gpu.json`` (keyed ``<loss>_gpu``) curves."""
     out = {}
     for loss in LOSSES:
-        path = folder / f"seh_{loss}.json"
-        if path.is_file():
-            pts = json.loads(path.read_text())
-            if isinstance(pts, list) and pts:
-                out[loss] = pts
+        for key in (loss, f"{loss}_gpu"):
+            path = folder / f"seh_{key}.json"
+            if path.is_file():
+                pts = json.loads(path.read_text())
+                if isinstance(pts, list) and pts:
+                    out[key] = pts
     return out
 
 
@@ -385,9 +387,17 @@ def plot(folder: Path, out: Path) -> Path | None:
     styles = {"top10": "-", "top100": "--", "top1000": ":"}
     marks = {"top10": "o", "top100": "s", "top1000": "D"}
     fig, (ax1, ax2, ax3) = plt.subplots(1, 3, figsize=(17, 5.2))
-    for loss, pts in results.items():
+    for key, pts in results.items():
         x = [p["molecules"] for p in pts]
+        loss, gpu = key.removesuffix("_gpu"), key.endswith("_gpu")
         c = colours.get(loss, "k")
+        if gpu:  # one thin curve per panel: the GPU run is context, not the 2-core target
+            label = f"molgfn {loss.upper()} on an H100"
+            ax1.plot(x, [p["top100"] for p in pts], "--", color=c, lw=0.8, alpha=0.6, label=f"{label} top100")
+            ax2.plot(x, [p["modes_7"] for p in pts], "-", color=c, lw=0.8, alpha=0.6, label=f"{label} modes > 7")
+            ax3.plot(x, [p["top1000_mean_similarity"] for p in pts], "-", color=c, lw=0.8, alpha=0.6,
+                     label=f"{label} Morgan")
+            continue
         for k, ls in styles.items():
             ax1.plot(x, [p[k] for p in pts], ls, color=c, label=f"molgfn {loss.upper()} {k}")
         ax2.plot(x, [p["modes_7"] for p in pts], "-", color=c, label=f"molgfn {loss.upper()} modes > 7")
@@ -427,7 +437,7 @@ def plot(folder: Path, out: Path) -> Path | None:
     ax2.legend(fontsize=7, loc="upper left")
     ax3.legend(fontsize=7, loc="center right")
     secs = ", ".join(f"{loss.upper()} {pts[-1]['molecules']:,} molecules in {pts[-1]['seconds'] / 60:.1f} min"
-                     for loss, pts in results.items())
+                     for loss, pts in results.items() if not loss.endswith("_gpu"))
     fig.suptitle(f"molgfn on the sEH reference task (2 CPU cores, 1 thread): {secs}; paper: 10^5 and 10^6 molecules",
                  fontsize=10)
     fig.tight_layout()
