@@ -33,6 +33,7 @@ def build_model(featurizer: Featurizer, cfg: TrainingConfig, device: torch.devic
         n_initial=featurizer.n_initial,
         hidden=cfg.hidden,
         layers=cfg.layers,
+        backward_head=cfg.backward_policy == "learned" and cfg.loss != "fm",
     )
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(cfg.seed)
@@ -41,7 +42,7 @@ def build_model(featurizer: Featurizer, cfg: TrainingConfig, device: torch.devic
 
 
 def build_loss(cfg: TrainingConfig) -> LossSettings:
-    return LossSettings(cfg.loss, cfg.subtb_lambda, cfg.fm_epsilon, cfg.fm_leaf_coef)
+    return LossSettings(cfg.loss, cfg.subtb_lambda, cfg.fm_epsilon, cfg.fm_leaf_coef, cfg.backward_policy)
 
 
 def build_reward(spec: Mapping[str, Any]) -> Any:

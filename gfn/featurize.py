@@ -8,12 +8,16 @@ forward actions live in one flat logit vector, laid out as
 
 so that a per-state log-softmax is a scatter over ``owner`` and an action maps to a flat index with
 :meth:`GraphBatch.action_index`.
+
+With ``backward=True`` the batch also carries each state's backward choices (for a learned P_B): one
+``leaf_*`` row per removable leaf block, grouped into one row per *distinct* parent (the groups of
+:meth:`BlockMDP.removable_leaves`); a parent maps to its group row with :meth:`GraphBatch.parent_index`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 
@@ -40,16 +44,35 @@ class GraphBatch:
     _empty_pos: list[int]
     _stem_info: list[tuple[int, int]]  # (node, atom) of each stem row
     _n_empty: int
+    # backward choices, filled only with ``Featurizer(..., backward=True)``
+    leaf_node: torch.Tensor = field(default_factory=lambda: _empty_long())  # [L] node of each removable leaf
+    leaf_batch: torch.Tensor = field(default_factory=lambda: _empty_long())  # [L] state of each leaf
+    leaf_group: torch.Tensor = field(default_factory=lambda: _empty_long())  # [L] its distinct-parent row
+    group_batch: torch.Tensor = field(default_factory=lambda: _empty_long())  # [G] state of each parent row
+    _group_pos: list[dict[str, int]] | None = None  # per state: parent key → parent row
 
     def to(self, device: torch.device | str) -> GraphBatch:
         for name in ("node_frag", "node_batch", "edge_index", "edge_slots", "stem_node", "stem_slot",
-                     "stem_batch", "empty", "stop_allowed"):
+                     "stem_batch", "empty", "stop_allowed", "leaf_node", "leaf_batch", "leaf_group",
+                     "group_batch"):
             setattr(self, name, getattr(self, name).to(device))
         return self
 
     @property
     def n_empty(self) -> int:
         return self._n_empty
+
+    @property
+    def n_groups(self) -> int:
+        """Distinct parents over all states (rows of the backward log-probabilities)."""
+        return int(self.group_batch.shape[0])
+
+    def parent_index(self, b: int, parent_key: str) -> int:
+        """Row of the distinct parent with canonical key ``parent_key`` of state ``b`` (needs a batch
+        featurized with ``backward=True``)."""
+        if self._group_pos is None:
+            raise ValueError("batch was featurized without backward choices (backward=False)")
+        return self._group_pos[b][parent_key]
 
     def action_index(self, b: int, action: Action) -> int:
         """Flat logit index of ``action`` in state ``b``."""
@@ -69,6 +92,10 @@ class GraphBatch:
             empty_idx.repeat_interleave(self.n_initial),
             self.stem_batch.repeat_interleave(self.n_types),
         ])
+
+
+def _empty_long() -> torch.Tensor:
+    return torch.zeros(0, dtype=torch.long)
 
 
 class Featurizer:
@@ -92,7 +119,10 @@ class Featurizer:
             [self.slot_offset[t.fragment] + t.anchor for t in lib.block_types], dtype=torch.long
         )
 
-    def __call__(self, states: Sequence[State], device: torch.device | str = "cpu") -> GraphBatch:
+    def __call__(
+        self, states: Sequence[State], device: torch.device | str = "cpu", backward: bool = False
+    ) -> GraphBatch:
+        """Featurize ``states``; ``backward`` adds the removable leaves grouped by distinct parent."""
         node_frag: list[int] = []
         node_batch: list[int] = []
         src: list[int] = []
@@ -107,6 +137,11 @@ class Featurizer:
         stem_pos: list[dict[tuple[int, int], int]] = []
         empty_pos: list[int] = []
         stem_info: list[tuple[int, int]] = []
+        leaf_node: list[int] = []
+        leaf_batch: list[int] = []
+        leaf_group: list[int] = []
+        group_batch: list[int] = []
+        group_pos: list[dict[str, int]] = []
         off = self.slot_offset
         mdp = self.mdp
         n_empty = 0
@@ -136,6 +171,16 @@ class Featurizer:
             empty_pos.append(n_empty if is_empty else -1)
             n_empty += is_empty
             stop_ok.append(mdp.can_stop(s))
+            if backward:
+                gpos: dict[str, int] = {}
+                for group in mdp.removable_leaves(s):
+                    gpos[group.key] = len(group_batch)
+                    n = len(group.leaves)
+                    leaf_node.extend(base + leaf for leaf in group.leaves)
+                    leaf_batch.extend([b] * n)
+                    leaf_group.extend([len(group_batch)] * n)
+                    group_batch.append(b)
+                group_pos.append(gpos)
         long = torch.long
         return GraphBatch(
             n_states=len(states),
@@ -154,6 +199,11 @@ class Featurizer:
             _empty_pos=empty_pos,
             _stem_info=stem_info,
             _n_empty=n_empty,
+            leaf_node=torch.tensor(leaf_node, dtype=long, device=device),
+            leaf_batch=torch.tensor(leaf_batch, dtype=long, device=device),
+            leaf_group=torch.tensor(leaf_group, dtype=long, device=device),
+            group_batch=torch.tensor(group_batch, dtype=long, device=device),
+            _group_pos=group_pos if backward else None,
         )
 
     def decode(self, batch: GraphBatch, flat: int) -> Action:

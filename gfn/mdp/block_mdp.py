@@ -7,7 +7,9 @@ How the MDP keeps sampling proportional to the reward (see ../shared/NOTES.md):
   :meth:`BlockMDP.equivalent_actions` lists *every* action of a state that reaches the same child, so
   losses and the exact-distribution metric use P_F(s'|s) = Σ over those actions, never one action's
   probability. :meth:`BlockMDP.parents` groups leaf removals by the parent's key, so the uniform
-  backward policy is over *distinct* parents.
+  backward policy is over *distinct* parents; :meth:`BlockMDP.removable_leaves` gives the same
+  grouping by leaf node, so a learned backward policy merges removals of equivalent leaves exactly
+  as the forward policy merges equivalent actions.
 * **Several decompositions.** A molecule that several distinct block trees build (e.g. chains tiled
   by C, CC, CCC) gets probability ∝ n(x)·R(x) from a sampler that is exact over block trees. The MDP
   does not hide this: :func:`gfn.mdp.enumerate.decomposition_report` counts n(x) exactly on
@@ -34,6 +36,14 @@ class Parent:
     actions: tuple[Action, ...]
 
 
+@dataclass(frozen=True)
+class LeafGroup:
+    """A distinct parent (by canonical key) and every leaf node of the child whose removal gives it."""
+
+    key: str
+    leaves: tuple[int, ...]
+
+
 class BlockMDP:
     """Block-tree MDP over a :class:`BlockLibrary` with ``min_blocks`` ≤ size ≤ ``max_blocks``."""
 
@@ -56,6 +66,8 @@ class BlockMDP:
         # canonical states are unique, so (state key, action) determines the whole transition
         self._transition_cache: dict[tuple[str, Action], tuple[State, tuple[Action, ...], int]] = {}
         self._parents_cache: dict[str, tuple[Parent, ...]] = {}
+        # by raw state: leaf numbers refer to the state's own node numbering
+        self._leaf_groups_cache: dict[State, tuple[LeafGroup, ...]] = {}
 
     # ----------------------------------------------------------------- identity
     def key(self, state: State) -> str:
@@ -173,11 +185,15 @@ class BlockMDP:
 
     def _leaf_removals(self, state: State) -> list[tuple[str, State, Action]]:
         """(parent key, raw parent, re-adding action in the raw parent) for every valid leaf removal."""
+        return [(k, raw, action) for _, k, raw, action in self._indexed_leaf_removals(state)]
+
+    def _indexed_leaf_removals(self, state: State) -> list[tuple[int, str, State, Action]]:
+        """As :meth:`_leaf_removals`, each preceded by the leaf node removed."""
         out = []
         for leaf in self.leaves(state):
             removed = self._remove_leaf(state, leaf)
             if removed is not None:
-                out.append((self.key(removed[0]), removed[0], removed[1]))
+                out.append((leaf, self.key(removed[0]), removed[0], removed[1]))
         return out
 
     # ------------------------------------------------------------------ parents
@@ -253,6 +269,24 @@ class BlockMDP:
             if len(self._parents_cache) >= 100_000:
                 self._parents_cache.clear()
             hit = self._parents_cache[key] = self._parents(state)
+        return list(hit)
+
+    def removable_leaves(self, state: State) -> list[LeafGroup]:
+        """The leaves of ``state`` that can be removed, grouped by the distinct parent they give.
+
+        Groups are in the order of :meth:`parents` (same keys); leaf numbers refer to ``state``'s own
+        node numbering. A learned backward policy scores each leaf and gives parent s the summed
+        probability of its group: removals reaching the same canonical parent are one transition.
+        """
+        hit = self._leaf_groups_cache.get(state)
+        if hit is None:
+            groups: dict[str, list[int]] = {}
+            for leaf, k, _, _ in self._indexed_leaf_removals(state):
+                groups.setdefault(k, []).append(leaf)
+            hit = tuple(LeafGroup(k, tuple(leaves)) for k, leaves in groups.items())
+            if len(self._leaf_groups_cache) >= 100_000:
+                self._leaf_groups_cache.clear()
+            self._leaf_groups_cache[state] = hit
         return list(hit)
 
     def _parents(self, state: State) -> tuple[Parent, ...]:

@@ -48,3 +48,19 @@ def segment_sample(
     chosen = torch.full((n,), -1, dtype=torch.long, device=noisy.device)
     chosen.scatter_reduce_(0, owner[idx].flip(0), idx.flip(0), reduce="amin", include_self=False)
     return chosen
+
+
+def backward_log_probs(
+    leaf_scores: torch.Tensor, leaf_batch: torch.Tensor, leaf_group: torch.Tensor, n_states: int, n_groups: int
+) -> torch.Tensor:
+    """Learned backward policy, log P_B(s|s′) for every distinct parent row [G].
+
+    Each removable leaf ℓ of s′ gets the logit ``score(ℓ) − log |group(ℓ)|`` and P_B(s|s′) is the
+    softmax probability summed over the leaves whose removal gives s — removals reaching the same
+    canonical parent are one transition, as equivalent forward actions are (NOTES.md). The offset
+    spans the same distributions over distinct parents and makes all-equal scores the uniform
+    P_B = 1 / (number of distinct parents) of Malkin et al. 2022 (arXiv 2201.13259, §3).
+    """
+    size = torch.bincount(leaf_group, minlength=n_groups).to(leaf_scores.dtype)
+    logits = leaf_scores - torch.log(size)[leaf_group]
+    return segment_logsumexp(segment_log_softmax(logits, leaf_batch, n_states), leaf_group, n_groups)

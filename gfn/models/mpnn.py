@@ -1,4 +1,5 @@
-"""Flow estimator: an MPNN over the block graph with policy, state-flow and log Z heads.
+"""Flow estimator: an MPNN over the block graph with policy, state-flow and log Z heads, and optionally
+a backward-policy head (a score per removable leaf block, see :func:`gfn.models.heads.backward_log_probs`).
 
 The original GFlowNet molecule model used NNConv (edge-conditioned) messages with GRU updates; this
 keeps that family — messages are conditioned on the attachment atoms at both ends of a bond, nodes
@@ -26,6 +27,7 @@ class ModelConfig:
     n_initial: int
     hidden: int = 128
     layers: int = 3
+    backward_head: bool = False  # learned P_B: score each removable leaf of a state
 
 
 def _mlp(i: int, h: int, o: int) -> nn.Sequential:
@@ -47,7 +49,8 @@ class _EdgeConditioned(MessagePassing):
 
 
 class BlockGraphFlowNet(nn.Module):
-    """Outputs per state: flat forward-action logits (see :mod:`gfn.featurize`) and log F(s)."""
+    """Outputs per state: flat forward-action logits (see :mod:`gfn.featurize`) and log F(s); with
+    ``cfg.backward_head``, also a backward score per removable leaf (:meth:`forward_with_backward`)."""
 
     def __init__(self, cfg: ModelConfig) -> None:
         super().__init__()
@@ -63,9 +66,32 @@ class BlockGraphFlowNet(nn.Module):
         self.graph_head = _mlp(h, h, 2)  # stop logit, log F(s)
         self.place_head = _mlp(h, h, cfg.n_initial)
         self.log_z = nn.Parameter(torch.zeros(()))
+        # created last and only when asked, so the other weights (and old checkpoints) are unchanged
+        self.backward_head: nn.Sequential | None = None
+        if cfg.backward_head:
+            self.backward_head = _mlp(2 * h, h, 1)
+            last = self.backward_head[-1]
+            assert isinstance(last, nn.Linear)
+            nn.init.zeros_(last.weight)  # start from the uniform P_B over distinct parents
+            nn.init.zeros_(last.bias)
 
     def forward(self, g: GraphBatch) -> tuple[torch.Tensor, torch.Tensor]:
         """(flat logits with illegal stops at -inf, log F per state)."""
+        h, graph = self._encode(g)
+        return self._forward_heads(g, h, graph)
+
+    def forward_with_backward(self, g: GraphBatch) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """(flat logits, log F per state, backward score per removable leaf [L]) in one pass; ``g``
+        must be featurized with ``backward=True``."""
+        if self.backward_head is None:
+            raise ValueError("this model has no backward head (backward_policy is not 'learned')")
+        h, graph = self._encode(g)
+        logits, log_flow = self._forward_heads(g, h, graph)
+        leaf_in = torch.cat([h[g.leaf_node], graph[g.leaf_batch]], -1)
+        return logits, log_flow, self.backward_head(leaf_in).squeeze(-1)
+
+    def _encode(self, g: GraphBatch) -> tuple[torch.Tensor, torch.Tensor]:
+        """(node embeddings [N, h], graph embeddings [B, h])."""
         h = self.frag_emb(g.node_frag)
         # every layer runs even without bonds (isolated nodes get zero messages), so a state's output
         # never depends on what else is in its batch
@@ -76,6 +102,11 @@ class BlockGraphFlowNet(nn.Module):
         pooled = pooled.index_add(0, g.node_batch, h)
         graph = self.readout(pooled)
         graph = torch.where(g.empty[:, None], self.empty_graph.expand_as(graph), graph)
+        return h, graph
+
+    def _forward_heads(
+        self, g: GraphBatch, h: torch.Tensor, graph: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         out = self.graph_head(graph)
         stop = out[:, 0].masked_fill(~g.stop_allowed, float("-inf"))
         log_flow = out[:, 1]

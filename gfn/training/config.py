@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from gfn.errors import ConfigError
 
 LossName = Literal["tb", "fm", "db", "subtb"]
+BackwardPolicy = Literal["uniform", "learned"]
 
 
 class TrainingConfig(BaseModel):
@@ -19,6 +20,10 @@ class TrainingConfig(BaseModel):
 
     loss: LossName = Field("tb", description="Objective: trajectory balance, flow matching, detailed or "
                            "sub-trajectory balance.")
+    backward_policy: BackwardPolicy = Field(
+        "uniform", description="Backward policy P_B of TB, DB and SubTB: uniform over the distinct parents of a "
+        "state, or learned (a head scoring each removable leaf block, removals giving the same parent "
+        "merged; starts uniform). Flow matching has no P_B and ignores it.")
     steps: int = Field(1000, ge=1, le=10_000_000, description="Optimiser steps.")
     batch_size: int = Field(64, ge=1, le=4096, description="Trajectories sampled per step.")
     max_blocks: int = Field(8, ge=1, le=40, description="Largest molecule, in blocks.")

@@ -17,7 +17,7 @@ import torch
 
 from gfn.build import build_library, build_loss, build_mdp, build_model, build_reward, resolve_device
 from gfn.chem.blocks import BlockLibrary
-from gfn.errors import RunError
+from gfn.errors import ConfigError, RunError
 from gfn.featurize import Featurizer
 from gfn.mdp.block_mdp import BlockMDP
 from gfn.mdp.state import Action, State
@@ -210,6 +210,14 @@ def _write_json(path: Path, data: Any) -> None:
     tmp.replace(path)
 
 
+def _same_training(stored: Any, cfg: TrainingConfig) -> bool:
+    """Compare as parsed configs, so a run written before a setting existed (its default) still matches."""
+    try:
+        return parse_training_config(stored) == cfg
+    except ConfigError:
+        return False
+
+
 def prepare_run(
     reward_spec: Mapping[str, Any],
     training: Mapping[str, Any],
@@ -233,7 +241,7 @@ def prepare_run(
     run_file = run_dir / "run.json"
     if run_file.exists():
         old = json.loads(run_file.read_text())
-        if old.get("library_hash") != lib.content_hash or old.get("training") != resolved["training"]:
+        if old.get("library_hash") != lib.content_hash or not _same_training(old.get("training"), cfg):
             raise RunError("run_dir", f"{run_dir} holds a different run (spec or library differ)")
     else:
         _write_json(run_file, resolved)

@@ -1,8 +1,11 @@
 """Evaluate a loss on sampled trajectories: featurize once, one forward pass, then the pure loss.
 
 P_F(s′|s) is always the sum of the policy's probabilities over *all* actions of s that reach s′
-(``Trajectory.equivalents``), and the uniform P_B is over distinct parents — the two conditions for
-sampling in proportion to the reward on a DAG with symmetric states.
+(``Trajectory.equivalents``), and P_B is over distinct parents — the two conditions for sampling in
+proportion to the reward on a DAG with symmetric states. P_B is uniform (``backward_policy`` "uniform",
+log P_B = −log n_parents) or learned ("learned": the model's backward head, leaf removals that give the
+same parent merged, see :func:`gfn.models.heads.backward_log_probs`), trained jointly by TB, DB and
+SubTB (Malkin et al. 2022, arXiv 2201.13259, §3); FM has no P_B.
 """
 
 from __future__ import annotations
@@ -10,6 +13,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Literal
 
 import torch
 
@@ -20,7 +24,7 @@ from gfn.losses.subtb import subtrajectory_balance_loss
 from gfn.losses.trajectory_balance import trajectory_balance_loss
 from gfn.mdp.block_mdp import BlockMDP
 from gfn.mdp.state import STOP, State
-from gfn.models.heads import segment_log_softmax, segment_logsumexp
+from gfn.models.heads import backward_log_probs, segment_log_softmax, segment_logsumexp
 from gfn.models.mpnn import BlockGraphFlowNet
 from gfn.sampling.sampler import Trajectory
 
@@ -31,6 +35,7 @@ class LossSettings:
     subtb_lambda: float = 0.9
     fm_epsilon: float = 2.5e-5
     fm_leaf_coef: float = 10.0
+    backward_policy: Literal["uniform", "learned"] = "uniform"
 
 
 @dataclass
@@ -48,9 +53,14 @@ class TransitionTensors:
 
 
 def transition_tensors(
-    trajs: Sequence[Trajectory], featurizer: Featurizer, model: BlockGraphFlowNet, device: torch.device
+    trajs: Sequence[Trajectory],
+    featurizer: Featurizer,
+    model: BlockGraphFlowNet,
+    device: torch.device,
+    learned_pb: bool = False,
 ) -> TransitionTensors:
-    """One forward pass over every state of every trajectory; log P_F summed over equivalent actions."""
+    """One forward pass over every state of every trajectory; log P_F summed over equivalent actions;
+    log P_B uniform over distinct parents, or from the model's backward head with ``learned_pb``."""
     # States are canonical representatives, so equal keys mean equal inputs: evaluate each distinct
     # state once (the empty start state and common early states recur across a batch).
     states: list[State] = []
@@ -65,8 +75,13 @@ def transition_tensors(
                 unique[skey] = len(states)
                 states.append(s)
             position.append(unique[skey])
-    batch = featurizer(states, device)
-    logits, log_flow_unique = model(batch)
+    batch = featurizer(states, device, backward=learned_pb)
+    if learned_pb:
+        logits, log_flow_unique, leaf_scores = model.forward_with_backward(batch)
+        log_pb_groups = backward_log_probs(leaf_scores, batch.leaf_batch, batch.leaf_group, batch.n_states,
+                                           batch.n_groups)
+    else:
+        logits, log_flow_unique = model(batch)
     logp = segment_log_softmax(logits, batch.flat_owner(), batch.n_states)
     log_flow = log_flow_unique[torch.tensor(position, device=device)]
     flat_idx: list[int] = []
@@ -76,6 +91,9 @@ def transition_tensors(
     pos: list[int] = []
     src: list[int] = []
     is_stop: list[bool] = []
+    pb_transition: list[int] = []  # learned P_B: non-stop transitions and the parent row of each
+    pb_group: list[int] = []
+    mdp = featurizer.mdp
     k = 0
     for ti, t in enumerate(trajs):
         for p, (a, eq) in enumerate(zip(t.actions, t.equivalents, strict=True)):
@@ -84,7 +102,13 @@ def transition_tensors(
                 flat_idx.append(batch.action_index(b, e))
                 flat_owner.append(k)
             stop = a.kind == STOP
-            log_pb.append(0.0 if stop else -math.log(t.n_parents[p]))
+            if learned_pb:
+                log_pb.append(0.0)
+                if not stop:  # P_B(s_p | s_{p+1}): s_{p+1}'s parent row keyed by s_p
+                    pb_transition.append(k)
+                    pb_group.append(batch.parent_index(position[offsets[ti] + p + 1], mdp.key(t.states[p])))
+            else:
+                log_pb.append(0.0 if stop else -math.log(t.n_parents[p]))
             traj_id.append(ti)
             pos.append(p)
             src.append(offsets[ti] + p)
@@ -93,9 +117,15 @@ def transition_tensors(
     idx = torch.tensor(flat_idx, device=device)
     own = torch.tensor(flat_owner, device=device)
     log_pf = segment_logsumexp(logp[idx], own, k)
+    log_pb_t = torch.tensor(log_pb, device=device, dtype=log_pf.dtype)
+    if learned_pb:  # the stop transition x → x⊤ keeps log P_B = 0
+        log_pb_t = log_pb_t.index_put(
+            (torch.tensor(pb_transition, device=device, dtype=torch.long),),
+            log_pb_groups[torch.tensor(pb_group, device=device, dtype=torch.long)],
+        )
     return TransitionTensors(
         log_pf=log_pf,
-        log_pb=torch.tensor(log_pb, device=device, dtype=log_pf.dtype),
+        log_pb=log_pb_t,
         log_flow_src=log_flow[torch.tensor(src, device=device)],
         traj=torch.tensor(traj_id, device=device),
         pos=torch.tensor(pos, device=device),
@@ -118,7 +148,7 @@ def compute_loss(
     ``rewards_ready()`` returns, so scoring can run concurrently with the network."""
     if settings.name == "fm":
         return _flow_matching(settings, trajs, mdp, featurizer, model, device, rewards_ready)
-    tt = transition_tensors(trajs, featurizer, model, device)
+    tt = transition_tensors(trajs, featurizer, model, device, settings.backward_policy == "learned")
     if rewards_ready is not None:
         rewards_ready()
     n = len(trajs)

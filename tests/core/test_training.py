@@ -68,6 +68,18 @@ def test_run_dir_refuses_a_different_run(tmp_path: Path) -> None:
         train_run(SPEC, {**CONFIG, "steps": 1, "max_blocks": 2}, lib, tmp_path)
 
 
+def test_run_written_before_a_setting_existed_still_resumes(tmp_path: Path) -> None:
+    """A run.json lacking a newer setting means that setting's default (a job queued before an upgrade)."""
+    lib = library_from_json(TINY)
+    train_run(SPEC, {**CONFIG, "steps": 1}, lib, tmp_path)
+    run_file = tmp_path / "run.json"
+    stored = json.loads(run_file.read_text())
+    del stored["training"]["backward_policy"], stored["training"]["lr_half_life"]
+    run_file.write_text(json.dumps(stored))
+    train_run(SPEC, {**CONFIG, "steps": 1}, lib, tmp_path)  # resumes: no RunError
+    assert latest_checkpoint(tmp_path) is not None
+
+
 def test_progress_reports_new_molecules(tmp_path: Path) -> None:
     reports: list[Progress] = []
     train_run(SPEC, {**CONFIG, "steps": 2, "replay_fraction": 0.0}, library_from_json(TINY), tmp_path,
