@@ -11,14 +11,20 @@ cores: rdkit5 >= 2,000 molecules/s, seh_proxy >= 500 molecules/s (batches of 256
 
 from __future__ import annotations
 
-import argparse
-import csv
-import json
 import os
-import platform
-import time
-from pathlib import Path
-from typing import Any
+
+# numpy's OpenBLAS would otherwise start one thread per core for the sEH proxy's small matmuls,
+# which only adds synchronisation: measured 3-4x slower with 2 threads than with 1 on the 2-core
+# machine under load. Takes effect only if numpy is not loaded yet (python -m benchmarks.scoring).
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
+import argparse  # noqa: E402
+import csv  # noqa: E402
+import json  # noqa: E402
+import platform  # noqa: E402
+import time  # noqa: E402
+from pathlib import Path  # noqa: E402
+from typing import Any  # noqa: E402
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_OUT = REPO_ROOT / "benchmarks" / "results" / "scoring.json"
@@ -135,7 +141,7 @@ def main(argv: list[str] | None = None) -> int:
         "--workers",
         type=int,
         default=min(2, os.cpu_count() or 1),
-        help="also measure rdkit5 with this many worker processes (1: skip; default min(2, CPUs))",
+        help="also measure each spec with this many worker processes (1: skip; default min(2, CPUs))",
     )
     args = parser.parse_args(argv)
 
@@ -152,17 +158,16 @@ def main(argv: list[str] | None = None) -> int:
         weights = str(root / "data" / "seh_proxy.npz")
     results: list[dict[str, Any]] = []
     skipped: list[str] = []
+    if weights:
+        specs.append(("seh_proxy", {"components": [{"name": "seh_proxy", "params": {"weights": weights}}]}, 256))
+    else:
+        skipped.append("seh_proxy: no weights (set MOLGFN_SEH_PROXY_WEIGHTS or provide ../shared)")
     for name, spec, batch_size in specs:
         entry = {"spec": name, "batch_size": batch_size, **measure(spec, smiles, batch_size, budget)}
         if args.workers > 1:
             par = measure(spec, smiles, batch_size, budget, workers=args.workers)
             entry["parallel"] = {k: par[k] for k in ("workers", "molecules", "seconds", "molecules_per_s")}
         results.append(entry)
-    if weights:
-        seh_spec = {"components": [{"name": "seh_proxy", "params": {"weights": weights}}]}
-        results.append({"spec": "seh_proxy", "batch_size": 256, **measure(seh_spec, smiles, 256, budget)})
-    else:
-        skipped.append("seh_proxy: no weights (set MOLGFN_SEH_PROXY_WEIGHTS or provide ../shared)")
 
     header = (
         f"{'spec':<10} {'batch':>5} {'workers':>7} {'molecules':>9} {'seconds':>8} {'mol/s':>8} "
@@ -177,6 +182,7 @@ def main(argv: list[str] | None = None) -> int:
         r["cache"] = "bypassed"
         r["cpus"] = os.cpu_count()
         r["load_avg_1m"] = round(os.getloadavg()[0], 2) if hasattr(os, "getloadavg") else None
+        r["openblas_num_threads"] = os.environ.get("OPENBLAS_NUM_THREADS")  # unset: OpenBLAS uses every core
         print(
             f"{r['spec']:<10} {r['batch_size']:>5} {r['workers']:>7} {r['molecules']:>9} {r['seconds']:>8.2f} "
             f"{r['molecules_per_s']:>8.1f} {1e3 * r['cpu_s_per_molecule']:>10.2f} {target:>7.0f}  {status}"

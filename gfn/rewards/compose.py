@@ -75,18 +75,21 @@ def component_keys(names: Sequence[str]) -> list[str]:
     return keys
 
 
-def _canonical_order(mol: Chem.Mol) -> Chem.Mol:
-    """``mol`` renumbered in canonical SMILES order (call after ``Chem.MolToSmiles(mol)``)."""
+def _first_output_atom(mol: Chem.Mol) -> int:
+    """Index of the atom written first by the last ``Chem.MolToSmiles(mol)``: canonical atom 0.
+
+    ``seh_proxy`` flags canonical atom 0 of a molecule scored without stems. The network is
+    permutation-invariant apart from that flag, so flagging this atom in the molecule's own
+    order gives the score of the canonically renumbered molecule (up to float rounding) without
+    building the renumbered copy. Falls back to atom 0 (the given order) if the property is absent.
+    """
     try:
-        text = mol.GetProp("_smilesAtomOutputOrder")
-        order = [int(x) for x in text.strip("[]").split(",") if x.strip()]
-        if order == list(range(mol.GetNumAtoms())):
-            return mol
-        renumbered: Chem.Mol = Chem.RenumberAtoms(mol, order)
-        return renumbered
+        text = mol.GetProp("_smilesAtomOutputOrder")  # "[3,0,1,2]" (RDKit writes no spaces)
+        end = text.find(",")
+        return int(text[1:end] if end > 0 else text.strip("[],"))
     except Exception:  # noqa: BLE001 - fall back to the given order rather than fail
-        logger.debug("could not renumber %s canonically", Chem.MolToSmiles(mol), exc_info=True)
-        return mol
+        logger.debug("no canonical atom order on a molecule; flagging its atom 0", exc_info=True)
+        return 0
 
 
 class _LRU:
@@ -246,7 +249,9 @@ class RewardFunction:
                 initargs=(self.spec.model_dump(mode="json"),),
             )
             self._finalizer = weakref.finalize(self, self._pool.shutdown, wait=False, cancel_futures=True)
-        size = -(-len(smiles) // self.workers)
+        # two chunks per worker, so that a worker slowed by other processes does not hold up the batch
+        n_chunks = max(1, min(2 * self.workers, len(smiles) // (PARALLEL_MIN_BATCH // 2)))
+        size = -(-len(smiles) // n_chunks)
         chunks = [
             (smiles[i : i + size], None if stems is None else stems[i : i + size]) for i in range(0, len(smiles), size)
         ]
@@ -346,17 +351,19 @@ class RewardFunction:
         raw = np.empty((n, len(self._components)), dtype=np.float64)
         scores = np.empty_like(raw)
         hard_fail = np.zeros(n, dtype=bool)
-        ordered: list[Chem.Mol] = []
+        proxy_stems: list[Sequence[int] | None] = []
 
-        def canonical_order() -> list[Chem.Mol]:
-            # seh_proxy flags atom 0 when no stems are given: use the canonical atom order
-            if not ordered:
-                ordered.extend(m if stems is not None and stems[k] else _canonical_order(m) for k, m in enumerate(mols))
-            return ordered
+        def canonical_stems() -> list[Sequence[int] | None]:
+            # seh_proxy flags atom 0 when no stems are given: flag canonical atom 0 instead
+            if not proxy_stems:
+                proxy_stems.extend(
+                    stems[k] if stems is not None and stems[k] else [_first_output_atom(m)] for k, m in enumerate(mols)
+                )
+            return proxy_stems
 
         for j, (comp, cspec) in enumerate(zip(self._components, self.spec.components, strict=True)):
             if isinstance(comp, C.SehProxyComponent):
-                values = comp(canonical_order(), stems)
+                values = comp(mols, canonical_stems())
             elif isinstance(comp, C.Check) and comp.hard:
                 passed = comp.passed(mols)
                 hard_fail |= passed != 1.0
@@ -370,7 +377,7 @@ class RewardFunction:
             if isinstance(filt, C.Check):
                 hard_fail |= filt.passed(mols) != 1.0
             else:
-                values = filt(canonical_order() if isinstance(filt, C.SehProxyComponent) else mols, stems)
+                values = filt(mols, canonical_stems() if isinstance(filt, C.SehProxyComponent) else stems)
                 ok = ~np.isnan(values)
                 if fspec.min is not None:
                     ok &= values >= fspec.min
@@ -394,6 +401,12 @@ _WORKER_FN: RewardFunction | None = None  # set in each pool worker process by _
 def _init_worker(spec_json: dict[str, Any]) -> None:
     global _WORKER_FN
     _WORKER_FN = RewardFunction(parse_reward_spec(spec_json), cache_size=0)
+    # Load what components build lazily (SA fragment scores, alert catalogs, BLAS) now, at pool
+    # start-up, rather than inside the first batch a caller is waiting for.
+    try:
+        _WORKER_FN(["CC(=O)Nc1ccc(O)cc1"])
+    except Exception:  # noqa: BLE001 - a failed warm-up only costs time later
+        logger.debug("reward worker warm-up failed", exc_info=True)
 
 
 def _score_chunk(smiles: list[str], stems: list[Sequence[int] | None] | None) -> list[ScoredMolecule]:

@@ -13,6 +13,7 @@ problem becomes one message naming its field, e.g. ``components[1].params.smarts
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Mapping
 from typing import Any, Literal, cast, get_args
 
@@ -469,6 +470,13 @@ class RewardSpec(_Strict):
     def _check_weights(self) -> RewardSpec:
         if not sum(c.weight for c in self.components) > 0.0:
             raise SubfieldError("components", "at least one component needs a weight > 0")
+        try:
+            floor = self.min_reward**self.beta
+        except OverflowError:
+            floor = math.inf
+        if not math.isfinite(floor):
+            raise SubfieldError("min_reward", f"min_reward ** beta overflows (min_reward {self.min_reward}, "
+                                f"beta {self.beta}); use a floor below 1 or a smaller beta")
         return self
 
 

@@ -136,6 +136,7 @@ def test_json_text_accepted() -> None:
             "not used",
         ),
         ({"components": [{"name": "filter", "params": {"penalty": 2}}]}, "components[0].params.penalty", "1"),
+        ({"components": [{"name": "qed"}], "min_reward": 1e10, "beta": 100}, "min_reward", "overflows"),
         ("{not json", "spec", "not valid JSON"),
         ([1, 2], "spec", "must be a JSON object"),
     ],
