@@ -21,6 +21,15 @@ TrainingConfigJSON = Annotated[
     WithJsonSchema({"type": "object", REF_MARKER: "TrainingConfig"}),
 ]
 
+#: Ids in paths, filters and bodies: the service issues 32 hex digits (and the library ``default``);
+#: any short token of these characters is accepted (unknown ones are 404), anything else (NUL bytes,
+#: which PostgreSQL text cannot hold, kilobytes of junk) is refused with 422 before it reaches the database.
+ID_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
+#: Free text stored in a text column (names, CSV column names): anything but NUL bytes.
+TEXT_PATTERN = r"^[^\x00]*$"
+#: Largest integer a database id or offset can hold (signed 64 bits, SQLite and PostgreSQL ``bigint``).
+MAX_DB_INT = 2**63 - 1
+
 EXAMPLE_REWARD: dict[str, Any] = {
     "components": [
         {"name": "qed", "weight": 2.0},
@@ -58,6 +67,9 @@ COMMON_ERRORS: dict[int | str, dict[str, Any]] = {
     413: {"model": ErrorPublic, "description": "Request body larger than the configured limit."},
     422: {"model": ErrorPublic, "description": "Invalid input: the field and the reason."},
     503: {"model": ErrorPublic, "description": "Database (or sampling pool) unavailable."},
+}
+TOO_MANY_REQUESTS: dict[int | str, dict[str, Any]] = {
+    429: {"model": ErrorPublic, "description": "A per-key quota is used up (active jobs); retry after `Retry-After`."}
 }
 NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"model": ErrorPublic, "description": "Unknown id."}}
 CONFLICT: dict[int | str, dict[str, Any]] = {

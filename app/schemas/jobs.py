@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from app.schemas.common import (
     EXAMPLE_REWARD,
     EXAMPLE_TRAINING,
+    ID_PATTERN,
     PageLinks,
     RewardSpecJSON,
     TrainingConfigJSON,
@@ -45,6 +46,7 @@ class JobCreate(BaseModel):
         "default",
         min_length=1,
         max_length=64,
+        pattern=ID_PATTERN,
         description="Block library: `default` (shipped) or the id of a posted library.",
     )
 

@@ -7,6 +7,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from app.schemas.common import TEXT_PATTERN
+
 EXAMPLE_LIBRARY: dict[str, Any] = {
     "format": "molgfn-blocks/1",
     "name": "tiny",
@@ -32,7 +34,7 @@ class LibraryCreate(BaseModel):
         },
     )
 
-    name: str = Field(min_length=1, max_length=200, description="A name for humans.")
+    name: str = Field(min_length=1, max_length=200, pattern=TEXT_PATTERN, description="A name for humans.")
     library: dict[str, Any] | list[Any] | None = Field(
         None,
         description='Fragments: `{"blocks": [{"name", "smiles", "attachments": [atom, …]}]}` '

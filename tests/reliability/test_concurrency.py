@@ -1,4 +1,4 @@
-"""Four ``molgfn worker`` processes draining 16 tiny queued jobs on PostgreSQL: every job runs exactly
+"""Four ``molgfn worker`` processes draining 20 tiny queued jobs on PostgreSQL: every job runs exactly
 once (one claim in all the workers' logs, one attempt, succeeded), and the work is shared."""
 
 from __future__ import annotations
@@ -22,10 +22,10 @@ from tests.reliability.workers import TINY_TRAINING, start_worker, stop, wait_un
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres]
 
-N_WORKERS, N_JOBS = 4, 16
+N_WORKERS, N_JOBS = 4, 20
 
 
-def test_four_workers_run_each_of_sixteen_jobs_exactly_once(
+def test_four_workers_run_each_of_twenty_jobs_exactly_once(
     pg_url: str, tmp_path: Path, settings_factory: Callable[..., Settings]
 ) -> None:
     upgrade(pg_url)
@@ -35,7 +35,7 @@ def test_four_workers_run_each_of_sixteen_jobs_exactly_once(
     with TestClient(app) as client:  # queue everything before any worker starts: they race for it
         lib = client.post("/libraries", json={"name": "tiny", "library": EXAMPLE_LIBRARY}).json()["id"]
         for seed in range(N_JOBS):
-            training = TINY_TRAINING | {"steps": 2, "seed": seed}
+            training = TINY_TRAINING | {"steps": 2, "seed": seed, "hidden": 16, "layers": 1}
             r = client.post(
                 "/jobs", json={"reward": {"components": [{"name": "qed"}]}, "library": lib, "training": training}
             )

@@ -7,8 +7,9 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Response
 
 from app.api.deps import DbDep, OwnerDep, PoolDep, SettingsDep, require_api_key
+from app.api.routes.params import JobIdPath, Offset
 from app.errors import InvalidInput
-from app.schemas.common import COMMON_ERRORS, CONFLICT, NOT_FOUND
+from app.schemas.common import COMMON_ERRORS, CONFLICT, NOT_FOUND, TOO_MANY_REQUESTS
 from app.schemas.jobs import JobCreate, JobList, JobMetricsPublic, JobPublic, JobStatus
 from app.schemas.molecules import SampleBatchPublic
 from app.services import jobs, molecules
@@ -16,7 +17,7 @@ from app.services import jobs, molecules
 router = APIRouter(prefix="/jobs", tags=["jobs"], dependencies=[Depends(require_api_key)], responses=COMMON_ERRORS)
 
 
-@router.post("", status_code=202, response_model=JobPublic, summary="Start a training job")
+@router.post("", status_code=202, response_model=JobPublic, responses=TOO_MANY_REQUESTS, summary="Start a training job")
 def create_job(payload: JobCreate, db: DbDep, settings: SettingsDep, owner: OwnerDep, response: Response) -> JobPublic:
     """Validate the reward spec, the training configuration and the library, then queue the job.
 
@@ -33,7 +34,7 @@ def list_jobs(
     owner: OwnerDep,
     status: Annotated[JobStatus | None, Query(description="Only jobs with this status.")] = None,
     limit: Annotated[int, Query(ge=1, description="Page size (at most the service's max page size).")] = 50,
-    offset: Annotated[int, Query(ge=0, description="Jobs to skip.")] = 0,
+    offset: Offset = 0,
 ) -> JobList:
     """Jobs, newest first, paginated."""
     if limit > settings.max_page_size:
@@ -42,7 +43,7 @@ def list_jobs(
 
 
 @router.get("/{job_id}", response_model=JobPublic, responses=NOT_FOUND, summary="Get a job")
-def get_job(job_id: str, db: DbDep, owner: OwnerDep) -> JobPublic:
+def get_job(job_id: JobIdPath, db: DbDep, owner: OwnerDep) -> JobPublic:
     """A job with its status, progress, latest metrics and error."""
     return jobs.to_public(jobs.get_job(db, job_id, owner))
 
@@ -54,14 +55,14 @@ def get_job(job_id: str, db: DbDep, owner: OwnerDep) -> JobPublic:
     responses=NOT_FOUND | CONFLICT,
     summary="Cancel a job",
 )
-def cancel_job(job_id: str, db: DbDep, owner: OwnerDep) -> JobPublic:
+def cancel_job(job_id: JobIdPath, db: DbDep, owner: OwnerDep) -> JobPublic:
     """A queued job is cancelled at once; a running job gets `cancel_requested` and its worker stops
     within seconds (after a checkpoint). 409 when the job already finished."""
     return jobs.to_public(jobs.cancel_job(db, job_id, owner))
 
 
 @router.get("/{job_id}/metrics", response_model=JobMetricsPublic, responses=NOT_FOUND, summary="Training metrics")
-def job_metrics(job_id: str, db: DbDep, owner: OwnerDep) -> JobMetricsPublic:
+def job_metrics(job_id: JobIdPath, db: DbDep, owner: OwnerDep) -> JobMetricsPublic:
     """The time series of progress reports (loss, log Z, mean reward, throughput, …)."""
     return jobs.job_metrics(db, job_id, owner)
 
@@ -73,7 +74,7 @@ def job_metrics(job_id: str, db: DbDep, owner: OwnerDep) -> JobMetricsPublic:
     summary="A diverse candidate batch",
 )
 def job_samples(
-    job_id: str,
+    job_id: JobIdPath,
     db: DbDep,
     settings: SettingsDep,
     pool: PoolDep,

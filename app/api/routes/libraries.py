@@ -2,12 +2,25 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import APIRouter, Depends, Response
 
 from app.api.deps import DbDep, SettingsDep, require_api_key
+from app.api.routes.params import LibraryIdPath
 from app.schemas.common import COMMON_ERRORS, NOT_FOUND
 from app.schemas.libraries import LibraryCreate, LibraryDetailPublic, LibraryList, LibraryPublic
 from app.services import libraries
+
+#: OpenAPI link of a library response: train a job on it (POST /jobs with ``library`` = its id). Stateful
+#: clients (schemathesis) follow it; the rest of the body is the client's own.
+TRAIN_ON_LIBRARY: dict[str, Any] = {
+    "TrainOnLibrary": {
+        "operationRef": "#/paths/~1jobs/post",
+        "requestBody": {"library": "$response.body#/id"},
+        "description": "Start a training job on this library: its `id` is the `library` of POST /jobs.",
+    }
+}
 
 router = APIRouter(
     prefix="/libraries", tags=["libraries"], dependencies=[Depends(require_api_key)], responses=COMMON_ERRORS
@@ -24,7 +37,10 @@ def list_libraries(db: DbDep) -> LibraryList:
     "",
     status_code=201,
     response_model=LibraryPublic,
-    responses={200: {"model": LibraryPublic, "description": "The same blocks were already stored."}},
+    responses={
+        201: {"links": TRAIN_ON_LIBRARY},
+        200: {"model": LibraryPublic, "description": "The same blocks were already stored.", "links": TRAIN_ON_LIBRARY},
+    },
     summary="Add a block library",
 )
 def create_library(payload: LibraryCreate, db: DbDep, settings: SettingsDep, response: Response) -> LibraryPublic:
@@ -37,8 +53,13 @@ def create_library(payload: LibraryCreate, db: DbDep, settings: SettingsDep, res
     return libraries.to_public(row)
 
 
-@router.get("/{library_id}", response_model=LibraryDetailPublic, responses=NOT_FOUND, summary="Get a library")
-def get_library(library_id: str, db: DbDep) -> LibraryDetailPublic:
+@router.get(
+    "/{library_id}",
+    response_model=LibraryDetailPublic,
+    responses=NOT_FOUND | {200: {"links": TRAIN_ON_LIBRARY}},
+    summary="Get a library",
+)
+def get_library(library_id: LibraryIdPath, db: DbDep) -> LibraryDetailPublic:
     """A library with its blocks (`default` names the shipped one)."""
     if library_id == libraries.DEFAULT:
         return libraries.to_detail(libraries.ensure_default(db))

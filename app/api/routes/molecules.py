@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Response
 
 from app.api.deps import DbDep, OwnerDep, SettingsDep, require_api_key
+from app.api.routes.params import JobIdFilter, MoleculeIdPath, Offset
 from app.errors import InvalidInput
 from app.schemas.common import COMMON_ERRORS, NOT_FOUND
 from app.schemas.molecules import MoleculeList, MoleculeOrder, MoleculePublic
@@ -22,11 +23,11 @@ def list_molecules(
     db: DbDep,
     settings: SettingsDep,
     owner: OwnerDep,
-    job_id: Annotated[str | None, Query(description="Only molecules of this job.")] = None,
+    job_id: JobIdFilter = None,
     min_reward: Annotated[float | None, Query(description="Only molecules with at least this reward.")] = None,
     order_by: Annotated[MoleculeOrder, Query(description="Sort key; a leading '-' sorts descending.")] = "-reward",
     limit: Annotated[int, Query(ge=1, description="Page size (at most the service's max page size).")] = 100,
-    offset: Annotated[int, Query(ge=0, description="Molecules to skip.")] = 0,
+    offset: Offset = 0,
 ) -> MoleculeList:
     """Stored molecules, filtered and sorted (best reward first by default), paginated."""
     if limit > settings.max_page_size:
@@ -37,7 +38,7 @@ def list_molecules(
 
 
 @router.get("/{molecule_id}", response_model=MoleculePublic, responses=NOT_FOUND, summary="Get a molecule")
-def get_molecule(molecule_id: int, db: DbDep, owner: OwnerDep) -> MoleculePublic:
+def get_molecule(molecule_id: MoleculeIdPath, db: DbDep, owner: OwnerDep) -> MoleculePublic:
     """A molecule with its reward and component scores."""
     return molecules.to_public(molecules.get_molecule(db, molecule_id, owner))
 
@@ -55,7 +56,7 @@ def get_molecule(molecule_id: int, db: DbDep, owner: OwnerDep) -> MoleculePublic
     summary="Depict a molecule",
 )
 def molecule_image(
-    molecule_id: int,
+    molecule_id: MoleculeIdPath,
     db: DbDep,
     owner: OwnerDep,
     width: Annotated[int, Query(ge=50, le=2000, description="Width in pixels.")] = 300,

@@ -7,7 +7,8 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, File, Form, Response, UploadFile
 
 from app.api.deps import DbDep, OwnerDep, SettingsDep, require_api_key
-from app.schemas.common import COMMON_ERRORS, NOT_FOUND
+from app.api.routes.params import ProxyIdPath
+from app.schemas.common import COMMON_ERRORS, NOT_FOUND, TEXT_PATTERN
 from app.schemas.proxies import ProxyList, ProxyPublic
 from app.services import proxies
 
@@ -29,12 +30,16 @@ def create_proxy(
             "(salts are reduced to their largest fragment, repeats averaged)."
         ),
     ],
-    name: Annotated[str, Form(min_length=1, max_length=200, description="A name for humans.")],
-    smiles_column: Annotated[str, Form(min_length=1, description="Column holding SMILES.")] = "smiles",
+    name: Annotated[str, Form(min_length=1, max_length=200, pattern=TEXT_PATTERN, description="A name for humans.")],
+    smiles_column: Annotated[
+        str, Form(min_length=1, max_length=200, pattern=TEXT_PATTERN, description="Column holding SMILES.")
+    ] = "smiles",
     value_column: Annotated[
         str,
         Form(
             min_length=1,
+            max_length=200,
+            pattern=TEXT_PATTERN,
             description="Column holding the target value (higher = better for rewards; use a transform otherwise).",
         ),
     ] = "value",
@@ -67,6 +72,6 @@ def list_proxies(db: DbDep, owner: OwnerDep) -> ProxyList:
 
 
 @router.get("/{proxy_id}", response_model=ProxyPublic, responses=NOT_FOUND, summary="Get a proxy")
-def get_proxy(proxy_id: str, db: DbDep, owner: OwnerDep) -> ProxyPublic:
+def get_proxy(proxy_id: ProxyIdPath, db: DbDep, owner: OwnerDep) -> ProxyPublic:
     """A proxy with its training status and held-out metrics."""
     return proxies.to_public(*proxies.get_proxy(db, proxy_id, owner))
