@@ -6,10 +6,12 @@ pickle them by name) without importing torch. Results are plain dicts and lists.
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 import os
-from collections import OrderedDict
+import time
+from collections import Counter, OrderedDict
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -53,87 +55,152 @@ def scored_to_dict(m: Any) -> dict[str, Any]:
 
 
 class _RunCache:
-    """Loaded runs (model, MDP, reward) kept warm in a pool child, reloaded when a newer checkpoint
-    appears (the job may still be training); the least recently used is dropped beyond ``max_runs``."""
+    """Loaded runs (model, MDP, reward) kept warm in a pool child, reloaded when another checkpoint is
+    asked for or a newer one appears (the job may still be training); the least recently used is
+    dropped beyond ``max_runs``. Reward functions of runs only scored here (not sampled) are kept too,
+    without loading the model."""
 
     def __init__(self, max_runs: int = 8) -> None:
         self.max_runs = max_runs
         self._runs: OrderedDict[str, Any] = OrderedDict()
+        self._rewards: OrderedDict[str, Any] = OrderedDict()
 
-    def get(self, run_dir: str) -> Any:
+    def get(self, run_dir: str, checkpoint: str | None = None) -> Any:
+        """The run loaded at ``checkpoint`` (a file name in its ``checkpoints/``; the newest when None
+        or when that file is gone), torch limited to one thread: the pool's parallelism is processes."""
         from gfn.sampling.run import LoadedRun
         from gfn.training.checkpoint import latest_checkpoint
 
+        want = Path(run_dir) / "checkpoints" / checkpoint if checkpoint else None
+        if want is None or not want.is_file():
+            want = latest_checkpoint(Path(run_dir))
         run = self._runs.get(run_dir)
-        newest = latest_checkpoint(Path(run_dir))
-        if run is None or (newest is not None and newest != run.checkpoint):
-            run = LoadedRun(Path(run_dir))
-        self._runs[run_dir] = run
-        self._runs.move_to_end(run_dir)
-        while len(self._runs) > self.max_runs:
-            self._runs.popitem(last=False)
+        if run is None or (want is not None and want != run.checkpoint):
+            run = LoadedRun(Path(run_dir), checkpoint=want, threads=1)
+        _put(self._runs, run_dir, run, self.max_runs)
         return run
+
+    def reward(self, run_dir: str) -> Any:
+        """The run's reward function (shared with its loaded run when there is one)."""
+        run = self._runs.get(run_dir)
+        if run is not None:
+            return run.reward_fn
+        fn = self._rewards.get(run_dir)
+        if fn is None:
+            from gfn.errors import RunError
+            from gfn.rewards.compose import build_reward
+
+            run_file = Path(run_dir) / "run.json"
+            if not run_file.is_file():
+                raise RunError("run", f"{run_dir} is not a molgfn run directory (no run.json)")
+            fn = build_reward(json.loads(run_file.read_text())["reward"])
+        _put(self._rewards, run_dir, fn, self.max_runs)
+        return fn
+
+
+def _put(cache: OrderedDict[str, Any], key: str, value: Any, max_size: int) -> None:
+    cache[key] = value
+    cache.move_to_end(key)
+    while len(cache) > max_size:
+        cache.popitem(last=False)
 
 
 _RUNS = _RunCache()
 
 
-def sample(run_dir: str, n: int, seed: int | None = None) -> dict[str, Any]:
-    """``n`` molecules sampled from the run's newest checkpoint and scored with the run's reward.
+def sample_molecules(run_dir: str, n: int, checkpoint: str | None = None, seed: int | None = None) -> dict[str, Any]:
+    """Phase 1 of a fresh batch: ``n`` trajectories from the run's policy, not yet scored.
 
-    The per-molecule RDKit work is done here too, once per distinct molecule, to keep it off the
-    API process: canonical SMILES (the storage key), InChIKey and Morgan fingerprint (binary text).
-    Returns ``{"checkpoint_step", "n_sampled", "n_invalid", "molecules": [{"smiles", "reward",
-    "components", "count", "inchikey", "fp"}]}``. The loaded run stays warm for the next call.
+    Returns ``{"checkpoint_step", "n_sampled", "n_invalid", "counts": {smiles: times sampled},
+    "cpu_s"}`` with the MDP's canonical SMILES (``cpu_s``: this task's CPU time, for the caller's
+    timing log). Scoring is a separate task (:func:`describe_molecules`) so that the caller can skip
+    molecules it already has scores for and spread the rest over the pool.
     """
     from gfn.errors import RunError
 
     if n < 1:
         raise RunError("n", "must be at least 1")
-    run = _RUNS.get(run_dir)
-    scored = [scored_to_dict(m) for m in run.sample(n, seed)]
-    distinct: dict[str, dict[str, Any]] = {}
-    invalid = 0
-    for m in scored:
-        if not m["valid"] or not m["smiles"]:
-            invalid += 1
-            continue
-        entry = distinct.get(m["smiles"])
-        if entry is None:
-            entry = distinct[m["smiles"]] = dict(m, count=0)
-        entry["count"] += 1
-    molecules: dict[str, dict[str, Any]] = {}
-    for smiles, m in distinct.items():
-        info = describe(smiles)
-        if info is None:
-            invalid += m["count"]
-            continue
-        key = info["smiles"]
-        if key in molecules:  # two spellings of one molecule
-            molecules[key]["count"] += m["count"]
-            continue
-        molecules[key] = {**m, **info}
+    cpu = time.process_time()
+    run = _RUNS.get(run_dir, checkpoint)
+    drawn = run.sample_smiles(n, seed)
+    counts = Counter(s for s in drawn if s)
     return {
         "checkpoint_step": int(run.step),
-        "n_sampled": len(scored),
-        "n_invalid": invalid,
-        "molecules": list(molecules.values()),
+        "n_sampled": len(drawn),
+        "n_invalid": len(drawn) - sum(counts.values()),
+        "counts": dict(counts),
+        "cpu_s": time.process_time() - cpu,
     }
 
 
-def describe(smiles: str) -> dict[str, Any] | None:
-    """Canonical SMILES, InChIKey and Morgan fingerprint (binary text) of a SMILES; None if invalid."""
-    from rdkit import Chem
+def describe_molecules(run_dir: str, score: Sequence[str], fingerprint: Sequence[str] = ()) -> dict[str, Any]:
+    """Phase 2 of a fresh batch: the per-molecule RDKit work, kept off the API process.
 
+    Each SMILES is parsed once. ``score``: new molecules, scored with the run's reward and described
+    by canonical SMILES (the storage key), InChIKey and Morgan fingerprint (binary) — returned as
+    ``"scored": [{"input", "smiles", "reward", "components", "valid", "inchikey", "fp"}]`` (``smiles``,
+    ``inchikey`` and ``fp`` None when invalid). ``fingerprint``: molecules whose stored score is
+    reused, fingerprinted only — returned as ``"fps": {smiles: fp}`` (unparsable ones left out).
+    ``"cpu_s"``: this task's CPU time.
+    """
     from app.services import chem
 
-    mol = chem.mol_from_smiles(smiles)
+    cpu = time.process_time()
+    reward_fn = _RUNS.reward(run_dir) if score else None
+    mols = [chem.mol_from_smiles(s) for s in score]
+    scored: list[dict[str, Any]] = []
+    if reward_fn is not None:
+        # fingerprint and InChIKey before scoring: they must see the molecule as parsed
+        extra = [_describe_mol(m) for m in mols]
+        for text, result, info in zip(score, reward_fn.score_mols(mols), extra, strict=True):
+            entry = scored_to_dict(result)
+            if info is None or not entry["valid"] or not entry["smiles"]:
+                entry.update(valid=False, smiles=None, inchikey=None, fp=None)
+            else:
+                entry.update(info)
+            entry["input"] = text
+            scored.append(entry)
+    fps: dict[str, bytes] = {}
+    for text in fingerprint:
+        mol = chem.mol_from_smiles(text)
+        if mol is not None:
+            fps[text] = chem.mol_fingerprint(mol).ToBinary()
+    return {"scored": scored, "fps": fps, "cpu_s": time.process_time() - cpu}
+
+
+def _describe_mol(mol: Any) -> dict[str, Any] | None:
+    """InChIKey and Morgan fingerprint (binary) of a parsed molecule; None if not parsed."""
+    from app.services import chem
+
     if mol is None:
         return None
+    return {"inchikey": chem.mol_inchikey(mol), "fp": chem.mol_fingerprint(mol).ToBinary()}
+
+
+def sample(run_dir: str, n: int, seed: int | None = None) -> dict[str, Any]:
+    """``n`` trajectories sampled from the run's newest checkpoint, scored and described (both phases
+    of a fresh batch in one task, no stored scores reused).
+
+    Returns ``{"checkpoint_step", "n_sampled", "n_invalid", "molecules": [{"smiles", "reward",
+    "components", "valid", "count", "inchikey", "fp"}]}``, one entry per distinct valid molecule.
+    """
+    drawn = sample_molecules(run_dir, n, seed=seed)
+    counts: dict[str, int] = drawn["counts"]
+    invalid = int(drawn["n_invalid"])
+    molecules: dict[str, dict[str, Any]] = {}
+    for entry in describe_molecules(run_dir, list(counts))["scored"]:
+        count = counts[entry.pop("input")]
+        if not entry["valid"]:
+            invalid += count
+        elif entry["smiles"] in molecules:  # two spellings of one molecule
+            molecules[entry["smiles"]]["count"] += count
+        else:
+            molecules[entry["smiles"]] = dict(entry, count=count)
     return {
-        "smiles": Chem.MolToSmiles(mol),
-        "inchikey": chem.mol_inchikey(mol),
-        "fp": chem.mol_fingerprint(mol).ToBinary(),
+        "checkpoint_step": drawn["checkpoint_step"],
+        "n_sampled": drawn["n_sampled"],
+        "n_invalid": invalid,
+        "molecules": list(molecules.values()),
     }
 
 

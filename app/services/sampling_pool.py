@@ -11,7 +11,8 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import threading
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from concurrent.futures.process import BrokenProcessPool
@@ -52,9 +53,22 @@ class SamplingPool:
 
     def run(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """Run ``fn(*args, **kwargs)`` in a child and wait (at most the timeout)."""
+        return self._wait(lambda ex: [ex.submit(fn, *args, **kwargs)])[0]
+
+    def map(self, fn: Callable[..., T], calls: Sequence[tuple[Any, ...]]) -> list[T]:
+        """``fn(*args)`` for each ``args`` of ``calls``, run concurrently over the children; results in
+        order, all within one timeout (a failure of any call fails them all)."""
+        if not calls:
+            return []
+        return self._wait(lambda ex: [ex.submit(fn, *args) for args in calls])
+
+    def _wait(self, submit: Callable[[ProcessPoolExecutor], list[Future[T]]]) -> list[T]:
+        """Submit tasks and collect their results; a crashed or stuck child answers 503."""
+        deadline = time.monotonic() + self.timeout_s
+        futures: list[Future[T]] = []
         try:
-            future = self._get().submit(fn, *args, **kwargs)
-            result = future.result(timeout=self.timeout_s)
+            futures = submit(self._get())
+            results = [f.result(timeout=max(0.0, deadline - time.monotonic())) for f in futures]
         except BrokenProcessPool as exc:
             log.error("sampling pool broke (%s); rebuilding it", exc)
             self._reset()
@@ -63,8 +77,12 @@ class SamplingPool:
             log.error("sampling task timed out after %.0f s; rebuilding the pool", self.timeout_s)
             self._reset(kill=True)
             raise Unavailable(f"sampling took longer than {self.timeout_s:.0f} s") from exc
-        self.tasks_done += 1
-        return result
+        except BaseException:
+            for f in futures:  # a task failed: do not leave its siblings queued
+                f.cancel()
+            raise
+        self.tasks_done += len(results)
+        return results
 
     def _reset(self, kill: bool = False) -> None:
         with self._lock:

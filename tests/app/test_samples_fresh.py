@@ -3,12 +3,15 @@ trainer), sampled in the spawned pool, stored with repeats counted, returned div
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
 from app.db.models import Molecule
 from app.db.session import Database
+from app.main import create_app
 from app.schemas.libraries import EXAMPLE_LIBRARY
 from app.services import chem
 from app.settings import Settings
@@ -49,3 +52,29 @@ def test_fresh_samples(client: TestClient, db: Database, settings: Settings) -> 
         f"/jobs/{job['id']}/samples", params={"n": 5, "fresh": True, "min_reward": 0.5, "max_similarity": 1.0}
     ).json()
     assert all(m["reward"] >= 0.5 for m in high["items"])
+
+
+def test_fresh_samples_two_processes(db_url: str, db: Database, settings_factory: Callable[..., Settings]) -> None:
+    """With two pool processes the draws and the scoring are split over both (real spawned children);
+    every sample is still counted once and the batch is diverse."""
+    settings = settings_factory(db_url, sampling_processes=2)
+    with TestClient(create_app(settings), raise_server_exceptions=False) as client:
+        lib = client.post("/libraries", json={"name": "tiny", "library": EXAMPLE_LIBRARY}).json()
+        job = client.post(
+            "/jobs",
+            json={"reward": SPEC, "library": lib["id"], "training": {"steps": 2, "batch_size": 4, "max_blocks": 3}},
+        ).json()
+        assert Worker(settings, db=db).run_once()
+        with db.read() as s:
+            before = s.scalar(select(func.sum(Molecule.times_sampled)).where(Molecule.job_id == job["id"]))
+        r = client.get(f"/jobs/{job['id']}/samples", params={"n": 40, "fresh": True, "max_similarity": 0.8})
+        assert r.status_code == 200, r.text
+        batch = r.json()
+        assert client.app.state.pool.tasks_done >= 4  # two draws and at least one scoring task per round
+    assert batch["n_sampled"] in (40, 80) and batch["checkpoint_step"] == 2
+    with db.read() as s:
+        after = s.scalar(select(func.sum(Molecule.times_sampled)).where(Molecule.job_id == job["id"]))
+    assert before + batch["n_sampled"] - 5 <= after <= before + batch["n_sampled"]
+    smiles = [m["smiles"] for m in batch["items"]]
+    assert smiles and len(set(smiles)) == len(smiles)
+    assert all(chem.tanimoto(a, b) <= 0.8 for i, a in enumerate(smiles) for b in smiles[i + 1 :])
