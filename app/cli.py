@@ -7,10 +7,17 @@ Any :class:`UsageError` (bad flag, bad spec, bad file) exits with status 2 and o
 
 from __future__ import annotations
 
-import argparse
-import importlib
-import sys
-from collections.abc import Sequence
+import os
+
+# The sEH proxy is numpy: OpenBLAS's default of one thread per core made it 4x slower when training,
+# serving and workers share the cores (benchmarks.scoring). Set before any command imports numpy;
+# an explicit setting in the environment wins.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
+import argparse  # noqa: E402
+import importlib  # noqa: E402
+import sys  # noqa: E402
+from collections.abc import Sequence  # noqa: E402
 
 COMMAND_MODULES = ("serve", "worker", "db", "train", "sample", "score", "proxy")
 
