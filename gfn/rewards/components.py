@@ -18,6 +18,7 @@ import importlib.util
 import logging
 import math
 import os
+import threading
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -113,8 +114,21 @@ def qed(mol: Chem.Mol) -> float:
     return float(QED.qed(mol, qedProperties=qed_properties(mol)))  # type: ignore[no-untyped-call]
 
 
-@functools.cache
+_SA_LOCK = threading.Lock()
+_SA_MODULE: list[ModuleType] = []
+
+
 def _sascorer() -> ModuleType:
+    """RDKit's SA_Score module with its fragment scores, loaded once even when many threads (API
+    requests) ask at the same time: unguarded, each first caller loaded the table again."""
+    if not _SA_MODULE:
+        with _SA_LOCK:
+            if not _SA_MODULE:
+                _SA_MODULE.append(_load_sascorer())
+    return _SA_MODULE[0]
+
+
+def _load_sascorer() -> ModuleType:
     path = os.path.join(RDConfig.RDContribDir, "SA_Score", "sascorer.py")
     spec = importlib.util.spec_from_file_location("molgfn_sascorer", path)
     if spec is None or spec.loader is None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 import pytest
@@ -141,3 +142,34 @@ def test_proxy_missing_model_is_a_spec_error(tmp_path: object) -> None:
 def test_empty_batch() -> None:
     assert C.Descriptor("mw")([]).shape == (0,)
     assert np.asarray(_build("filter")([])).shape == (0,)
+
+
+def test_sa_table_is_loaded_once_under_concurrent_first_calls(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Many threads asking for SA at once (a cold burst of API requests) load RDKit's table once."""
+    import threading
+
+    from gfn.rewards import components as comp
+
+    loads: list[int] = []
+    real = comp._load_sascorer
+
+    def counting() -> Any:
+        loads.append(1)
+        return real()
+
+    monkeypatch.setattr(comp, "_SA_MODULE", [])
+    monkeypatch.setattr(comp, "_load_sascorer", counting)
+    start = threading.Barrier(8)
+    mol = Chem.MolFromSmiles("CC(=O)Nc1ccc(O)cc1")
+    results: list[float] = []
+
+    def call() -> None:
+        start.wait()
+        results.append(comp.sa(mol))
+
+    threads = [threading.Thread(target=call) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(loads) == 1 and len(results) == 8 and len(set(results)) == 1
