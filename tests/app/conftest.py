@@ -110,6 +110,7 @@ def settings_factory(tmp_path: Path) -> Callable[..., Settings]:
             "progress_every_s": 0.2,
             "checkpoint_every_s": 1.0,
             "sampling_prewarm": False,
+            "sampling_processes": 1,  # one torch process per test app unless a test asks for more
         }
         values.update(overrides)
         return get_settings(**values)

@@ -126,3 +126,16 @@ def test_api_keys(db_url: str, settings_factory: Callable[..., Settings]) -> Non
         assert r.json()["field"] == "X-API-Key"
         assert client.get("/jobs", headers={"X-API-Key": "wrong"}).status_code == 401
         assert client.get("/jobs", headers={"X-API-Key": "s3cret"}).status_code == 200
+
+
+def test_sampling_pool_defaults_to_two_processes(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A fresh batch splits its draws and scoring over the pool: 2 processes by default (1 on one core)."""
+    from app.settings import get_settings
+
+    monkeypatch.delenv("MOLGFN_SAMPLING_PROCESSES", raising=False)
+    monkeypatch.setattr("os.cpu_count", lambda: 16)
+    assert get_settings().sampling_processes == 2
+    monkeypatch.setattr("os.cpu_count", lambda: 1)
+    assert get_settings().sampling_processes == 1
+    monkeypatch.setenv("MOLGFN_SAMPLING_PROCESSES", "4")
+    assert get_settings().sampling_processes == 4
