@@ -188,43 +188,57 @@ def _flow_matching(
     device: torch.device,
     rewards_ready: Callable[[], object] | None = None,
 ) -> torch.Tensor:
-    """In-flow from every distinct parent (summing its equivalent actions) vs out-flow (+ R at x⊤)."""
+    """In-flow from every distinct parent (summing its equivalent actions) vs out-flow (+ R at x⊤).
+
+    The network runs once per distinct state of the batch (by canonical key): a state's predecessor
+    on its trajectory is one of its parents, and short states recur across trajectories, so the
+    visited states and their parents overlap heavily. Same loss and gradients as one row per use.
+    """
     visited: list[State] = []
     for t in trajs:
         visited.extend(t.states[1:])
     parents_of = [mdp.parents(s) for s in visited]
-    parent_states = [p.state for ps in parents_of for p in ps]
-    batch: GraphBatch = featurizer(visited + parent_states, device)
+    row_of: dict[str, int] = {}
+    unique: list[State] = []
+
+    def row(state: State) -> int:
+        key = mdp.key(state)
+        r = row_of.get(key)
+        if r is None:
+            r = row_of[key] = len(unique)
+            unique.append(state)
+        return r
+
+    visited_rows = [row(s) for s in visited]
+    parent_rows = [[row(p.state) for p in ps] for ps in parents_of]
+    batch: GraphBatch = featurizer(unique, device)
     logits, _ = model(batch)
     nv = len(visited)
     owner = batch.flat_owner()
-    # out-flow of each visited state: all its legal edge flows, including the stop edge
+    # out-flow of each distinct state: all its legal edge flows, including the stop edge
     log_out_all = segment_logsumexp(logits, owner, batch.n_states)
     idx: list[int] = []
     own: list[int] = []
-    b = nv
-    for vi, ps in enumerate(parents_of):
-        for p in ps:
+    for vi, (ps, rows) in enumerate(zip(parents_of, parent_rows, strict=True)):
+        for p, b in zip(ps, rows, strict=True):
             for a in p.actions:
                 idx.append(batch.action_index(b, a))
                 own.append(vi)
-            b += 1
     log_in = segment_logsumexp(
         logits[torch.tensor(idx, device=device)], torch.tensor(own, device=device), nv
     )
     # terminal copies x⊤: in-flow is x's stop edge, out-flow is R(x)
-    term_idx = []
+    term_rows = []
     k = 0
     for t in trajs:
         k += len(t.states) - 1
-        term_idx.append(k - 1)
-    term = torch.tensor(term_idx, device=device)
-    stop_logits = logits[term]  # flat index of STOP for state b is b
+        term_rows.append(visited_rows[k - 1])
+    stop_logits = logits[torch.tensor(term_rows, device=device)]  # flat index of STOP for state b is b
     if rewards_ready is not None:
         rewards_ready()
     log_r = torch.tensor([t.log_reward for t in trajs], device=device, dtype=logits.dtype)
     log_inflow = torch.cat([log_in, stop_logits])
-    log_outflow = torch.cat([log_out_all[:nv], log_r])
+    log_outflow = torch.cat([log_out_all[torch.tensor(visited_rows, device=device)], log_r])
     is_terminal = torch.cat([torch.zeros(nv, dtype=torch.bool, device=device),
                              torch.ones(len(trajs), dtype=torch.bool, device=device)])
     return flow_matching_loss(log_inflow, log_outflow, is_terminal, settings.fm_epsilon, settings.fm_leaf_coef)
