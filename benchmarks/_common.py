@@ -26,8 +26,12 @@ def write_json(path: Path, data: Any) -> None:
 def machine() -> dict[str, Any]:
     import torch
 
-    return {"cpus": os.cpu_count(), "python": platform.python_version(), "torch": torch.__version__,
-            "threads": torch.get_num_threads()}
+    return {
+        "cpus": os.cpu_count(),
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "threads": torch.get_num_threads(),
+    }
 
 
 def peak_rss_mb() -> float:

@@ -54,16 +54,33 @@ class _Stop(Exception):
     pass
 
 
-def run_loss(loss: str, max_blocks: int, budget_s: float, eval_every_s: float, seed: int,
-             max_trajectories: int | None = None, overrides: dict[str, Any] | None = None) -> dict[str, Any]:
+def run_loss(
+    loss: str,
+    max_blocks: int,
+    budget_s: float,
+    eval_every_s: float,
+    seed: int,
+    max_trajectories: int | None = None,
+    overrides: dict[str, Any] | None = None,
+) -> dict[str, Any]:
     lib = library_from_json(LIBRARY)
     mdp = BlockMDP(lib, max_blocks=max_blocks)
     dag = enumerate_dag(mdp)
     mols = dag.terminal_molecules()
     reward_fn = build_reward(SPEC)
     rewards = {s.smiles: s.reward for s in reward_fn(list(mols))}
-    cfg = parse_training_config({"loss": loss, "steps": 10_000_000, "batch_size": 32, "max_blocks": max_blocks,
-                                 "exploration": 0.05, "seed": seed, **LOSS_CONFIG[loss], **(overrides or {})})
+    cfg = parse_training_config(
+        {
+            "loss": loss,
+            "steps": 10_000_000,
+            "batch_size": 32,
+            "max_blocks": max_blocks,
+            "exploration": 0.05,
+            "seed": seed,
+            **LOSS_CONFIG[loss],
+            **(overrides or {}),
+        }
+    )
     featurizer = Featurizer(mdp)
     model = build_model(featurizer, cfg, torch.device("cpu"))
     gen = torch.Generator()
@@ -76,8 +93,9 @@ def run_loss(loss: str, max_blocks: int, budget_s: float, eval_every_s: float, s
 
     def evaluate() -> float:
         res = exact_l1(dag, exact_terminal_distribution(dag, model_policy(model, featurizer)), rewards)
-        curve.append({"trajectories": n_traj, "seconds": round(train_s, 1), "l1": res.l1_molecule,
-                      "l1_block_tree": res.l1_state})
+        curve.append(
+            {"trajectories": n_traj, "seconds": round(train_s, 1), "l1": res.l1_molecule, "l1_block_tree": res.l1_state}
+        )
         print(f"  {loss:>5} {train_s:7.1f}s {n_traj:8d} traj  L1 {res.l1_molecule:.4f}", flush=True)
         return res.l1_molecule
 
@@ -99,14 +117,31 @@ def run_loss(loss: str, max_blocks: int, budget_s: float, eval_every_s: float, s
         t0 += dt
 
     try:
-        train(mdp, featurizer, model, reward_fn, build_loss(cfg), cfg, generator=gen,
-              device=torch.device("cpu"), on_step=on_step)
+        train(
+            mdp,
+            featurizer,
+            model,
+            reward_fn,
+            build_loss(cfg),
+            cfg,
+            generator=gen,
+            device=torch.device("cpu"),
+            on_step=on_step,
+        )
     except _Stop:
         pass
     l1 = evaluate()
-    return {"loss": loss, "n_terminal_states": len(dag.terminal_states()), "n_molecules": len(mols),
-            "l1": round(l1, 4), "l1_block_tree": round(curve[-1]["l1_block_tree"], 4),
-            "trajectories": n_traj, "seconds": round(train_s, 1), "max_blocks": max_blocks, "curve": curve}
+    return {
+        "loss": loss,
+        "n_terminal_states": len(dag.terminal_states()),
+        "n_molecules": len(mols),
+        "l1": round(l1, 4),
+        "l1_block_tree": round(curve[-1]["l1_block_tree"], 4),
+        "trajectories": n_traj,
+        "seconds": round(train_s, 1),
+        "max_blocks": max_blocks,
+        "curve": curve,
+    }
 
 
 def main() -> None:
@@ -117,10 +152,18 @@ def main() -> None:
     ap.add_argument("--budget-s", type=float, default=None, help="training seconds per loss")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--threads", type=int, default=None)
-    ap.add_argument("--trajectories", type=int, default=None,
-                    help="also stop after N trajectories (sweeps on other machines at an equal sample budget)")
-    ap.add_argument("--override", type=json.loads, default=None,
-                    help='training settings replacing the tuned ones, as JSON (e.g. \'{"lr_half_life": 1200}\')')
+    ap.add_argument(
+        "--trajectories",
+        type=int,
+        default=None,
+        help="also stop after N trajectories (sweeps on other machines at an equal sample budget)",
+    )
+    ap.add_argument(
+        "--override",
+        type=json.loads,
+        default=None,
+        help="training settings replacing the tuned ones, as JSON (e.g. '{\"lr_half_life\": 1200}')",
+    )
     args = ap.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -130,13 +173,23 @@ def main() -> None:
     lib = library_from_json(LIBRARY)
     rep = decomposition_report(BlockMDP(lib, max_blocks=max_blocks))
     print(f"library {lib.name}: {rep.n_molecules} molecules, unique decompositions: {rep.is_unique}")
-    results = [run_loss(loss, max_blocks, budget, budget / 5, args.seed, args.trajectories, args.override)
-               for loss in args.losses.split(",")]
+    results = [
+        run_loss(loss, max_blocks, budget, budget / 5, args.seed, args.trajectories, args.override)
+        for loss in args.losses.split(",")
+    ]
     print(f"\n{'loss':>6} {'molecules':>10} {'L1':>8} {'trajectories':>13} {'seconds':>8}")
     for r in results:
         print(f"{r['loss']:>6} {r['n_molecules']:>10} {r['l1']:>8.4f} {r['trajectories']:>13} {r['seconds']:>8}")
-    write_json(out, {"results": results, "reward": SPEC, "library": LIBRARY["name"], "override": args.override,
-                     "machine": machine()})
+    write_json(
+        out,
+        {
+            "results": results,
+            "reward": SPEC,
+            "library": LIBRARY["name"],
+            "override": args.override,
+            "machine": machine(),
+        },
+    )
 
 
 if __name__ == "__main__":

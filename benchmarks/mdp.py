@@ -48,17 +48,30 @@ def main() -> None:
     rows = []
     for lib in libs:
         mdp = BlockMDP(lib, max_blocks=8)
-        rows.append({"library": lib.name, "block_types": lib.n_block_types, "max_blocks": 8,
-                     "steps_per_s": round(rollouts(mdp, secs, False), 1),
-                     "transitions_per_s": round(rollouts(BlockMDP(lib, max_blocks=8), secs, True), 1)})
+        rows.append(
+            {
+                "library": lib.name,
+                "block_types": lib.n_block_types,
+                "max_blocks": 8,
+                "steps_per_s": round(rollouts(mdp, secs, False), 1),
+                "transitions_per_s": round(rollouts(BlockMDP(lib, max_blocks=8), secs, True), 1),
+            }
+        )
     dags = []
     tiny = library_from_json(TINY)
     for mb in (3, 4):
         t0 = time.perf_counter()
         dag = enumerate_dag(BlockMDP(tiny, max_blocks=mb))
-        dags.append({"library": "tiny-5", "max_blocks": mb, "states": len(dag.states), "edges": dag.n_edges,
-                     "terminal_molecules": len(dag.terminal_molecules()),
-                     "seconds": round(time.perf_counter() - t0, 2)})
+        dags.append(
+            {
+                "library": "tiny-5",
+                "max_blocks": mb,
+                "states": len(dag.states),
+                "edges": dag.n_edges,
+                "terminal_molecules": len(dag.terminal_molecules()),
+                "seconds": round(time.perf_counter() - t0, 2),
+            }
+        )
     print(f"{'library':>16} {'types':>6} {'steps/s':>9} {'transitions/s':>14}")
     for r in rows:
         print(f"{r['library']:>16} {r['block_types']:>6} {r['steps_per_s']:>9} {r['transitions_per_s']:>14}")

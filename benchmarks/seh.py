@@ -67,8 +67,18 @@ from gfn.training.loop import StepReport, make_optimizer, score_trajectories, tr
 from gfn.training.objectives import compute_loss  # noqa: E402
 
 LOSSES = ("tb", "fm", "db", "subtb")
-FIELDS = ("loss", "molecules", "seconds", "top10", "top100", "top1000", "modes_7", "scaffolds_8",
-          "top1000_mean_similarity", "unique")
+FIELDS = (
+    "loss",
+    "molecules",
+    "seconds",
+    "top10",
+    "top100",
+    "top1000",
+    "modes_7",
+    "scaffolds_8",
+    "top1000_mean_similarity",
+    "unique",
+)
 
 #: Bengio et al. 2021 (arXiv 2106.04399, App. A.7), mean of 3 runs: top-k mean proxy score.
 PAPER_TOPK: dict[str, dict[int, tuple[float, float, float]]] = {
@@ -85,8 +95,13 @@ PAPER_TOP1000_SIMILARITY = {"GFlowNet": 0.44, "MARS": 0.59, "PPO": 0.62, "random
 def paper_reward_spec(weights: Path) -> dict[str, Any]:
     """R = (max(score, 0.1) / 8) ** 10 as a RewardSpec (score / 8 floored at 0.0125, to the 10th)."""
     return {
-        "components": [{"name": "seh_proxy", "params": {"weights": str(weights)},
-                        "transform": {"type": "linear", "low": 0, "high": 8, "clip": False}}],
+        "components": [
+            {
+                "name": "seh_proxy",
+                "params": {"weights": str(weights)},
+                "transform": {"type": "linear", "low": 0, "high": 8, "clip": False},
+            }
+        ],
         "min_reward": 0.0125,
         "beta": 10,
     }
@@ -152,8 +167,9 @@ class Visited:
         cache = self._fp if kind == "morgan" else self._fp_rdkit
         f = cache.get(smiles)
         if f is None:
-            f = cache[smiles] = fingerprints([smiles])[0] if kind == "morgan" else \
-                Chem.RDKFingerprint(Chem.MolFromSmiles(smiles))
+            f = cache[smiles] = (
+                fingerprints([smiles])[0] if kind == "morgan" else Chem.RDKFingerprint(Chem.MolFromSmiles(smiles))
+            )
         return f
 
     def modes(self, threshold: float = 7.0, max_similarity: float = 0.7, kind: str = "morgan") -> int:
@@ -186,12 +202,19 @@ class Visited:
             v = self.mean_similarity([s for s, _ in best], kind)
             return None if math.isnan(v) else round(v, 4)
 
-        return {"top10": top(10), "top100": top(100), "top1000": top(1000), "modes_7": self.modes(),
-                "scaffolds_8": len(self.scaffolds_8), "top1000_mean_similarity": sim("morgan"),
-                "unique": len(self.score),
-                # the same with RDKit's topological fingerprint, the scale of the paper's figures (its
-                # 'random' 0.23 is what RDKFingerprint gives an untrained policy; Morgan gives 0.08)
-                "modes_7_rdkit": self.modes(kind="rdkit"), "top1000_mean_similarity_rdkit": sim("rdkit")}
+        return {
+            "top10": top(10),
+            "top100": top(100),
+            "top1000": top(1000),
+            "modes_7": self.modes(),
+            "scaffolds_8": len(self.scaffolds_8),
+            "top1000_mean_similarity": sim("morgan"),
+            "unique": len(self.score),
+            # the same with RDKit's topological fingerprint, the scale of the paper's figures (its
+            # 'random' 0.23 is what RDKFingerprint gives an untrained policy; Morgan gives 0.08)
+            "modes_7_rdkit": self.modes(kind="rdkit"),
+            "top1000_mean_similarity_rdkit": sim("rdkit"),
+        }
 
 
 # ---------------------------------------------------------------------------------------- running
@@ -216,10 +239,20 @@ class SehRun:
 
 
 def training_config(loss: str, batch_size: int, seed: int, **overrides: Any) -> TrainingConfig:
-    return parse_training_config({
-        "loss": loss, "steps": 10_000_000, "batch_size": batch_size, "max_blocks": 8, "min_blocks": 2,
-        "seed": seed, "exploration": 0.05, "device": "cpu", **LOSS_CONFIG[loss], **overrides,
-    })
+    return parse_training_config(
+        {
+            "loss": loss,
+            "steps": 10_000_000,
+            "batch_size": batch_size,
+            "max_blocks": 8,
+            "min_blocks": 2,
+            "seed": seed,
+            "exploration": 0.05,
+            "device": "cpu",
+            **LOSS_CONFIG[loss],
+            **overrides,
+        }
+    )
 
 
 def run_seh(
@@ -267,19 +300,24 @@ def run_seh(
         tm = time.perf_counter()
         p = {"loss": loss, "molecules": visited.molecules, "seconds": round(train_s, 2), **visited.point()}
         window = recent[-2000:]
-        p.update({
-            "steps": steps, "batch_size": batch_size,
-            "trajectories_per_s": round(visited.molecules / train_s, 2) if train_s > 0 else None,
-            "recent_mean_score": round(sum(s for s, _ in window) / len(window), 3) if window else None,
-            "recent_mean_blocks": round(sum(b for _, b in window) / len(window), 2) if window else None,
-            "invalid": visited.invalid,
-        })
+        p.update(
+            {
+                "steps": steps,
+                "batch_size": batch_size,
+                "trajectories_per_s": round(visited.molecules / train_s, 2) if train_s > 0 else None,
+                "recent_mean_score": round(sum(s for s, _ in window) / len(window), 3) if window else None,
+                "recent_mean_blocks": round(sum(b for _, b in window) / len(window), 2) if window else None,
+                "invalid": visited.invalid,
+            }
+        )
         metric_s += time.perf_counter() - tm
         points.append(p)
-        log(f"  {loss:>5} {p['molecules']:>8} mol {p['seconds']:>8.1f}s {p['trajectories_per_s'] or 0:>6.1f}/s  "
+        log(
+            f"  {loss:>5} {p['molecules']:>8} mol {p['seconds']:>8.1f}s {p['trajectories_per_s'] or 0:>6.1f}/s  "
             f"top10 {p['top10']}  top100 {p['top100']}  top1000 {p['top1000']}  modes_7 {p['modes_7']}  "
             f"scaf_8 {p['scaffolds_8']}  sim {p['top1000_mean_similarity']}  "
-            f"recent score {p['recent_mean_score']} blocks {p['recent_mean_blocks']}")
+            f"recent score {p['recent_mean_score']} blocks {p['recent_mean_blocks']}"
+        )
 
     def on_step(r: StepReport) -> None:
         nonlocal next_i, steps, train_s
@@ -297,31 +335,59 @@ def run_seh(
 
     def should_stop() -> bool:
         return (max_molecules is not None and visited.molecules >= max_molecules) or (
-            max_seconds is not None and time.perf_counter() - t0 - metric_s >= max_seconds)
+            max_seconds is not None and time.perf_counter() - t0 - metric_s >= max_seconds
+        )
 
-    train(mdp, featurizer, model, reward_fn, build_loss(cfg), cfg, generator=gen, device=device,
-          optimizer=optimizer, on_step=on_step, should_stop=should_stop)
+    train(
+        mdp,
+        featurizer,
+        model,
+        reward_fn,
+        build_loss(cfg),
+        cfg,
+        generator=gen,
+        device=device,
+        optimizer=optimizer,
+        on_step=on_step,
+        should_stop=should_stop,
+    )
     if not points or points[-1]["molecules"] != visited.molecules:
         add_point()
-    profile = profile_phases(cfg, mdp, featurizer, model, optimizer, reward_fn, gen, profile_steps) \
-        if profile_steps else None
+    profile = (
+        profile_phases(cfg, mdp, featurizer, model, optimizer, reward_fn, gen, profile_steps) if profile_steps else None
+    )
     meta = {
         "task": "sEH proxy, blocks_PDB_105, R = (max(score, 0.1) / 8) ** 10",
-        "loss": loss, "library": lib.name, "n_block_types": lib.n_block_types,
-        "training": cfg.model_dump(mode="json"), "reward": spec,
-        "molecules": visited.molecules, "unique": len(visited.score), "invalid": visited.invalid,
-        "steps": steps, "train_seconds": round(train_s, 1), "metric_seconds": round(metric_s, 1),
+        "loss": loss,
+        "library": lib.name,
+        "n_block_types": lib.n_block_types,
+        "training": cfg.model_dump(mode="json"),
+        "reward": spec,
+        "molecules": visited.molecules,
+        "unique": len(visited.score),
+        "invalid": visited.invalid,
+        "steps": steps,
+        "train_seconds": round(train_s, 1),
+        "metric_seconds": round(metric_s, 1),
         "setup_seconds": round(setup_s, 1),
         "trajectories_per_s": round(visited.molecules / train_s, 2) if train_s > 0 else None,
-        "reward_cache": reward_fn.cache_info(), "peak_rss_mb": round(peak_rss_mb(), 1),
-        "profile": profile, "machine": {**machine(), "load_avg_1m": round(os.getloadavg()[0], 2)},
+        "reward_cache": reward_fn.cache_info(),
+        "peak_rss_mb": round(peak_rss_mb(), 1),
+        "profile": profile,
+        "machine": {**machine(), "load_avg_1m": round(os.getloadavg()[0], 2)},
     }
     return SehRun(points, meta, visited)
 
 
 def profile_phases(
-    cfg: TrainingConfig, mdp: Any, featurizer: Featurizer, model: Any, optimizer: Any, reward_fn: Any,
-    gen: torch.Generator, n_steps: int,
+    cfg: TrainingConfig,
+    mdp: Any,
+    featurizer: Featurizer,
+    model: Any,
+    optimizer: Any,
+    reward_fn: Any,
+    gen: torch.Generator,
+    n_steps: int,
 ) -> dict[str, Any]:
     """Time ``n_steps`` further training steps (the trained policy), phase by phase, as ``train()``
     does them: sample, score (proxy), loss forward (featurize + model), backward, optimiser step."""
@@ -350,7 +416,9 @@ def profile_phases(
         n_states += sum(len(tr.states) - 1 for tr in trajs)
     total = sum(phases.values())
     return {
-        "steps": n_steps, "batch_size": cfg.batch_size, "mean_blocks": round(n_states / max(1, n_traj), 2),
+        "steps": n_steps,
+        "batch_size": cfg.batch_size,
+        "mean_blocks": round(n_states / max(1, n_traj), 2),
         "ms_per_step": {k: round(1000 * v / n_steps, 2) for k, v in phases.items()},
         "share": {k: round(v / total, 3) for k, v in phases.items()},
         "trajectories_per_s": round(n_traj / total, 2),
@@ -395,8 +463,9 @@ def plot(folder: Path, out: Path) -> Path | None:
             label = f"molgfn {loss.upper()} on an H100"
             ax1.plot(x, [p["top100"] for p in pts], "--", color=c, lw=0.8, alpha=0.6, label=f"{label} top100")
             ax2.plot(x, [p["modes_7"] for p in pts], "-", color=c, lw=0.8, alpha=0.6, label=f"{label} modes > 7")
-            ax3.plot(x, [p["top1000_mean_similarity"] for p in pts], "-", color=c, lw=0.8, alpha=0.6,
-                     label=f"{label} Morgan")
+            ax3.plot(
+                x, [p["top1000_mean_similarity"] for p in pts], "-", color=c, lw=0.8, alpha=0.6, label=f"{label} Morgan"
+            )
             continue
         for k, ls in styles.items():
             ax1.plot(x, [p[k] for p in pts], ls, color=c, label=f"molgfn {loss.upper()} {k}")
@@ -404,18 +473,37 @@ def plot(folder: Path, out: Path) -> Path | None:
         ax2.plot(x, [p["scaffolds_8"] for p in pts], "--", color=c, label=f"molgfn {loss.upper()} scaffolds > 8")
         ax3.plot(x, [p["top1000_mean_similarity"] for p in pts], "-", color=c, label=f"molgfn {loss.upper()} Morgan")
         if all("modes_7_rdkit" in p for p in pts):
-            ax2.plot(x, [p["modes_7_rdkit"] for p in pts], ":", color=c,
-                     label=f"molgfn {loss.upper()} modes > 7 (RDKit fp)")
-            ax3.plot(x, [p["top1000_mean_similarity_rdkit"] for p in pts], "--", color=c,
-                     label=f"molgfn {loss.upper()} RDKit fp")
+            ax2.plot(
+                x, [p["modes_7_rdkit"] for p in pts], ":", color=c, label=f"molgfn {loss.upper()} modes > 7 (RDKit fp)"
+            )
+            ax3.plot(
+                x,
+                [p["top1000_mean_similarity_rdkit"] for p in pts],
+                "--",
+                color=c,
+                label=f"molgfn {loss.upper()} RDKit fp",
+            )
     for method, grey in (("GFlowNet", "black"), ("PPO", "0.55"), ("MARS", "0.75")):
         for n, vals in PAPER_TOPK[method].items():
             for (k, m), v in zip(marks.items(), vals, strict=True):
-                ax1.plot([n], [v], m, color=grey, ms=7 if method == "GFlowNet" else 5,
-                         label=f"paper {method} {k}" if n == 100_000 else None)
+                ax1.plot(
+                    [n],
+                    [v],
+                    m,
+                    color=grey,
+                    ms=7 if method == "GFlowNet" else 5,
+                    label=f"paper {method} {k}" if n == 100_000 else None,
+                )
     ax2.plot([1e6], [PAPER_MODES_7["GFlowNet"]], "^", color="black", ms=9, label="paper GFlowNet modes > 7 (≥ 500)")
-    ax2.plot([1e6], [PAPER_SCAFFOLDS_8["GFlowNet"]], "^", color="black", mfc="none", ms=9,
-             label="paper GFlowNet scaffolds > 8 (≥ 1,500)")
+    ax2.plot(
+        [1e6],
+        [PAPER_SCAFFOLDS_8["GFlowNet"]],
+        "^",
+        color="black",
+        mfc="none",
+        ms=9,
+        label="paper GFlowNet scaffolds > 8 (≥ 1,500)",
+    )
     ax2.plot([1e6], [PAPER_MODES_7["MARS"]], "v", color="0.6", ms=8, label="paper MARS modes / scaffolds (< 100)")
     for method, v in PAPER_TOP1000_SIMILARITY.items():
         ax3.axhline(v, color="black" if method == "GFlowNet" else "0.7", ls=":", lw=1)
@@ -436,10 +524,14 @@ def plot(folder: Path, out: Path) -> Path | None:
     ax1.legend(fontsize=7, ncol=2, loc="lower right")
     ax2.legend(fontsize=7, loc="upper left")
     ax3.legend(fontsize=7, loc="center right")
-    secs = ", ".join(f"{loss.upper()} {pts[-1]['molecules']:,} molecules in {pts[-1]['seconds'] / 60:.1f} min"
-                     for loss, pts in results.items() if not loss.endswith("_gpu"))
-    fig.suptitle(f"molgfn on the sEH reference task (2 CPU cores, 1 thread): {secs}; paper: 10^5 and 10^6 molecules",
-                 fontsize=10)
+    secs = ", ".join(
+        f"{loss.upper()} {pts[-1]['molecules']:,} molecules in {pts[-1]['seconds'] / 60:.1f} min"
+        for loss, pts in results.items()
+        if not loss.endswith("_gpu")
+    )
+    fig.suptitle(
+        f"molgfn on the sEH reference task (2 CPU cores, 1 thread): {secs}; paper: 10^5 and 10^6 molecules", fontsize=10
+    )
     fig.tight_layout()
     out.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(out, dpi=110)
@@ -450,14 +542,20 @@ def plot(folder: Path, out: Path) -> Path | None:
 
 # ---------------------------------------------------------------------------------------- CLI
 def print_table(points: list[dict[str, Any]]) -> None:
-    print(f"\n{'loss':>5} {'molecules':>9} {'seconds':>8} {'traj/s':>7} {'top10':>6} {'top100':>6} "
-          f"{'top1000':>7} {'modes_7':>7} {'scaf_8':>6} {'sim1000':>7} {'unique':>7}")
+    print(
+        f"\n{'loss':>5} {'molecules':>9} {'seconds':>8} {'traj/s':>7} {'top10':>6} {'top100':>6} "
+        f"{'top1000':>7} {'modes_7':>7} {'scaf_8':>6} {'sim1000':>7} {'unique':>7}"
+    )
     for p in points:
+
         def f(v: Any, spec: str) -> str:
             return format(v, spec) if v is not None else "-"
-        print(f"{p['loss']:>5} {p['molecules']:>9} {p['seconds']:>8.1f} {f(p['trajectories_per_s'], '7.1f')} "
-              f"{f(p['top10'], '6.2f')} {f(p['top100'], '6.2f')} {f(p['top1000'], '7.2f')} {p['modes_7']:>7} "
-              f"{p['scaffolds_8']:>6} {f(p['top1000_mean_similarity'], '7.3f')} {p['unique']:>7}")
+
+        print(
+            f"{p['loss']:>5} {p['molecules']:>9} {p['seconds']:>8.1f} {f(p['trajectories_per_s'], '7.1f')} "
+            f"{f(p['top10'], '6.2f')} {f(p['top100'], '6.2f')} {f(p['top1000'], '7.2f')} {p['modes_7']:>7} "
+            f"{p['scaffolds_8']:>6} {f(p['top1000_mean_similarity'], '7.3f')} {p['unique']:>7}"
+        )
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -471,10 +569,18 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--threads", type=int, default=1, help="torch intra-op threads (default 1)")
     ap.add_argument("--device", default="cpu", help="cpu or cuda[:N] for the model (the MDP and the proxy stay on CPU)")
-    ap.add_argument("--override", type=json.loads, default=None,
-                    help='training settings replacing the defaults, as JSON (e.g. \'{"lr": 1e-3}\')')
-    ap.add_argument("--molecules", type=Path, default=None,
-                    help="also write every distinct molecule visited as CSV: smiles,score,visits,first_visit")
+    ap.add_argument(
+        "--override",
+        type=json.loads,
+        default=None,
+        help="training settings replacing the defaults, as JSON (e.g. '{\"lr\": 1e-3}')",
+    )
+    ap.add_argument(
+        "--molecules",
+        type=Path,
+        default=None,
+        help="also write every distinct molecule visited as CSV: smiles,score,visits,first_visit",
+    )
     ap.add_argument("--plot", action="store_true", help="only redraw the plot from the results folder")
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
@@ -483,24 +589,37 @@ def main(argv: list[str] | None = None) -> None:
         return
     data = shared_data()
     if data is None or not (data / "blocks_PDB_105.json").is_file() or not (data / "seh_proxy.npz").is_file():
-        sys.exit("benchmarks.seh needs the reference data (blocks_PDB_105.json, seh_proxy.npz) in ../shared/data "
-                 "or $MOLGFN_SHARED_DIR/data; not found")
+        sys.exit(
+            "benchmarks.seh needs the reference data (blocks_PDB_105.json, seh_proxy.npz) in ../shared/data "
+            "or $MOLGFN_SHARED_DIR/data; not found"
+        )
     minutes = args.minutes if args.minutes is not None else (0.5 if args.quick else None)
     trajectories = args.trajectories
     if minutes is None and trajectories is None:
         minutes = 10.0
     out = args.out or RESULTS / (f"seh_{args.loss}_quick.json" if args.quick else f"seh_{args.loss}.json")
-    print(f"sEH reference task, loss {args.loss}, batch {args.batch_size}, device {args.device}, "
-          f"budget {trajectories or '-'} molecules / {minutes or '-'} min, torch threads {torch.get_num_threads()}")
-    run = run_seh(data, args.loss, batch_size=args.batch_size, max_molecules=trajectories,
-                  max_seconds=None if minutes is None else 60 * minutes, seed=args.seed,
-                  profile_steps=3 if args.quick else 10, overrides={"device": args.device, **(args.override or {})})
+    print(
+        f"sEH reference task, loss {args.loss}, batch {args.batch_size}, device {args.device}, "
+        f"budget {trajectories or '-'} molecules / {minutes or '-'} min, torch threads {torch.get_num_threads()}"
+    )
+    run = run_seh(
+        data,
+        args.loss,
+        batch_size=args.batch_size,
+        max_molecules=trajectories,
+        max_seconds=None if minutes is None else 60 * minutes,
+        seed=args.seed,
+        profile_steps=3 if args.quick else 10,
+        overrides={"device": args.device, **(args.override or {})},
+    )
     print_table(run.points)
     prof = run.meta["profile"]
     if prof:
-        print(f"\nprofile of {prof['steps']} steps at the end (batch {prof['batch_size']}, "
-              f"{prof['mean_blocks']} blocks/molecule): " +
-              ", ".join(f"{k} {v} ms ({100 * prof['share'][k]:.0f} %)" for k, v in prof["ms_per_step"].items()))
+        print(
+            f"\nprofile of {prof['steps']} steps at the end (batch {prof['batch_size']}, "
+            f"{prof['mean_blocks']} blocks/molecule): "
+            + ", ".join(f"{k} {v} ms ({100 * prof['share'][k]:.0f} %)" for k, v in prof["ms_per_step"].items())
+        )
     write_json(out, run.points)
     write_json(out.with_name(out.stem + ".meta.json"), run.meta)
     if args.molecules:

@@ -121,10 +121,15 @@ def summary(smiles: Sequence[str], scores: Sequence[float]) -> dict[str, Any]:
 
     q = np.quantile(v, [0.1, 0.5, 0.9]) if len(v) else [math.nan] * 3
     return {
-        "n": len(v), "distinct": len(best),
-        "mean": round(float(v.mean()), 4), "std": round(float(v.std(ddof=1)), 4) if len(v) > 1 else None,
-        "q10": round(float(q[0]), 4), "q50": round(float(q[1]), 4), "q90": round(float(q[2]), 4),
-        "top10": top(10), "top100": top(100),
+        "n": len(v),
+        "distinct": len(best),
+        "mean": round(float(v.mean()), 4),
+        "std": round(float(v.std(ddof=1)), 4) if len(v) > 1 else None,
+        "q10": round(float(q[0]), 4),
+        "q50": round(float(q[1]), 4),
+        "q90": round(float(q[2]), 4),
+        "top10": top(10),
+        "top100": top(100),
         "above_7": int((v > 7).sum()),
     }
 
@@ -137,9 +142,12 @@ def compare(served: Sequence[float], policy: Sequence[float]) -> dict[str, Any]:
     diff = float(a.mean() - b.mean())
     tol = SE_TOLERANCE * se
     return {
-        "ks_statistic": round(d, 4), "ks_pvalue": float(f"{p:.4g}"),
+        "ks_statistic": round(d, 4),
+        "ks_pvalue": float(f"{p:.4g}"),
         "ks_direction": "served lower" if signed > 0 else "served higher" if signed < 0 else "none",
-        "mean_diff": round(diff, 4), "mean_diff_se": round(se, 4), "mean_tolerance": round(tol, 4),
+        "mean_diff": round(diff, 4),
+        "mean_diff_se": round(se, 4),
+        "mean_tolerance": round(tol, 4),
         "follows_policy": bool(p > P_THRESHOLD and abs(diff) <= tol),
         "loses_quality": bool(diff < -tol or (p <= P_THRESHOLD and signed > 0)),
     }
@@ -168,8 +176,9 @@ def ok(r: httpx.Response) -> Any:
     return r.json()
 
 
-def wait_succeeded(client: httpx.Client, job_id: str, timeout_s: float, log: Callable[[str], None],
-                   every_s: float) -> dict[str, Any]:
+def wait_succeeded(
+    client: httpx.Client, job_id: str, timeout_s: float, log: Callable[[str], None], every_s: float
+) -> dict[str, Any]:
     """Poll ``GET /jobs/{id}`` until the job succeeded (raise if it failed or ``timeout_s`` passed)."""
     t0 = time.monotonic()
     last = -math.inf
@@ -184,10 +193,12 @@ def wait_succeeded(client: httpx.Client, job_id: str, timeout_s: float, log: Cal
             def f(key: str, spec: str, m: dict[str, Any] = m) -> str:
                 return "-" if m.get(key) is None else format(m[key], spec)
 
-            log(f"  {now - t0:6.0f}s {job['status']:<9} step {p['step']:>5}/{p['total_steps']} "
+            log(
+                f"  {now - t0:6.0f}s {job['status']:<9} step {p['step']:>5}/{p['total_steps']} "
                 f"({100 * p['fraction']:3.0f} %)  unique {p['unique_molecules']:>6}  "
                 f"traj/s {f('trajectories_per_s', '.1f')}  mean R {f('mean_reward', '.3g')}  "
-                f"loss {f('loss', '.3g')}  log Z {f('log_z', '.2f')}  ckpt {p['checkpoint_step']}")
+                f"loss {f('loss', '.3g')}  log Z {f('log_z', '.2f')}  ckpt {p['checkpoint_step']}"
+            )
         if done:
             if job["status"] != "succeeded":
                 raise RuntimeError(f"job {job_id} {job['status']}: {job['error']}")
@@ -202,8 +213,9 @@ def stored_molecules(client: httpx.Client, job_id: str, page: int) -> dict[str, 
     out: dict[str, tuple[int, float | None]] = {}
     offset = 0
     while True:
-        body = ok(client.get("/molecules", params={"job_id": job_id, "order_by": "id", "limit": page,
-                                                   "offset": offset}))
+        body = ok(
+            client.get("/molecules", params={"job_id": job_id, "order_by": "id", "limit": page, "offset": offset})
+        )
         for m in body["items"]:
             out[m["smiles"]] = (int(m["times_sampled"]), score_of(m))
         if not body["links"]["next"]:
@@ -255,9 +267,18 @@ def run(
     reward_fn = build_reward(spec)
     result: dict[str, Any] = {
         "task": "sEH proxy, blocks_PDB_105, R = (max(score, 0.1) / 8) ** 10, through molgfn serve",
-        "settings": {"steps": steps, "batch_size": BATCH_SIZE, "loss": "tb", "loss_config": LOSS_CONFIG["tb"],
-                     "molecules": molecules, "per_request": per_request, "seed": seed,
-                     "p_threshold": P_THRESHOLD, "se_tolerance": SE_TOLERANCE, "score": COMPONENT},
+        "settings": {
+            "steps": steps,
+            "batch_size": BATCH_SIZE,
+            "loss": "tb",
+            "loss_config": LOSS_CONFIG["tb"],
+            "molecules": molecules,
+            "per_request": per_request,
+            "seed": seed,
+            "p_threshold": P_THRESHOLD,
+            "se_tolerance": SE_TOLERANCE,
+            "score": COMPONENT,
+        },
     }
     load_start = round(os.getloadavg()[0], 2)
     seconds: dict[str, float] = {}
@@ -276,28 +297,40 @@ def run(
             body = {"name": "blocks_PDB_105", "library": json.loads(lib_path.read_text())}
             lib = ok(client.post("/libraries", json=body))
             result["library"] = {
-                "id": lib["id"], "source": lib["source"], "n_fragments": lib["n_fragments"],
-                "n_block_types": lib["n_block_types"], "n_initial": lib["n_initial"],
+                "id": lib["id"],
+                "source": lib["source"],
+                "n_fragments": lib["n_fragments"],
+                "n_block_types": lib["n_block_types"],
+                "n_initial": lib["n_initial"],
                 "content_hash": lib["content_hash"],
                 "same_as_offline": lib["content_hash"] == offline_lib.content_hash
-                and lib["n_block_types"] == offline_lib.n_block_types and lib["n_initial"] == offline_lib.n_initial,
+                and lib["n_block_types"] == offline_lib.n_block_types
+                and lib["n_initial"] == offline_lib.n_initial,
             }
-            log(f"library {lib['id']}: {lib['n_fragments']} fragments, {lib['n_block_types']} block types, "
-                f"{lib['n_initial']} initial (same as offline load_library: {result['library']['same_as_offline']})")
+            log(
+                f"library {lib['id']}: {lib['n_fragments']} fragments, {lib['n_block_types']} block types, "
+                f"{lib['n_initial']} initial (same as offline load_library: {result['library']['same_as_offline']})"
+            )
             # 2. the job
             t0 = time.perf_counter()
             job = ok(client.post("/jobs", json={"reward": posted_spec, "training": training, "library": lib["id"]}))
             job_id = job["id"]
             log(f"job {job_id}: TB, {steps} steps x {BATCH_SIZE}; waiting")
-            job = wait_succeeded(client, job_id, timeout_s=max(600.0, 20 * steps / STEPS_PER_S), log=log,
-                                 every_s=progress_every_s)
+            job = wait_succeeded(
+                client, job_id, timeout_s=max(600.0, 20 * steps / STEPS_PER_S), log=log, every_s=progress_every_s
+            )
             seconds["train_wall"] = round(time.perf_counter() - t0, 1)
             metrics = ok(client.get(f"/jobs/{job_id}/metrics"))["items"]
             result["job"] = {
-                "id": job_id, "status": job["status"], "steps": job["progress"]["step"],
+                "id": job_id,
+                "status": job["status"],
+                "steps": job["progress"]["step"],
                 "checkpoint_step": job["progress"]["checkpoint_step"],
-                "unique_molecules": job["progress"]["unique_molecules"], "latest_metrics": job["latest_metrics"],
-                "started_at": job["started_at"], "finished_at": job["finished_at"], "metric_reports": len(metrics),
+                "unique_molecules": job["progress"]["unique_molecules"],
+                "latest_metrics": job["latest_metrics"],
+                "started_at": job["started_at"],
+                "finished_at": job["finished_at"],
+                "metric_reports": len(metrics),
             }
             # 3. served molecules: fresh batches without diversity filtering
             before = stored_molecules(client, job_id, page)
@@ -305,22 +338,36 @@ def run(
             while len(served) < molecules:
                 n = min(per_request, molecules - len(served))
                 tb = time.perf_counter()
-                batch = ok(client.get(f"/jobs/{job_id}/samples",
-                                      params={"n": n, "fresh": "true", "max_similarity": 1.0}))
+                batch = ok(
+                    client.get(f"/jobs/{job_id}/samples", params={"n": n, "fresh": "true", "max_similarity": 1.0})
+                )
                 if not batch["items"]:
                     raise RuntimeError(f"empty fresh batch: {batch}")
                 served += [(it["smiles"], s) for it in batch["items"] if (s := score_of(it)) is not None]
-                batches.append({"n": n, "items": len(batch["items"]), "n_sampled": batch["n_sampled"],
-                                "n_candidates": batch["n_candidates"], "checkpoint_step": batch["checkpoint_step"],
-                                "seconds": round(time.perf_counter() - tb, 2)})
-                log(f"  fresh batch n={n}: {len(batch['items'])} items from {batch['n_sampled']} samples "
+                batches.append(
+                    {
+                        "n": n,
+                        "items": len(batch["items"]),
+                        "n_sampled": batch["n_sampled"],
+                        "n_candidates": batch["n_candidates"],
+                        "checkpoint_step": batch["checkpoint_step"],
+                        "seconds": round(time.perf_counter() - tb, 2),
+                    }
+                )
+                log(
+                    f"  fresh batch n={n}: {len(batch['items'])} items from {batch['n_sampled']} samples "
                     f"({batch['n_candidates']} distinct), checkpoint {batch['checkpoint_step']}, "
-                    f"{batches[-1]['seconds']} s")
+                    f"{batches[-1]['seconds']} s"
+                )
             seconds["fresh_batches"] = round(time.perf_counter() - t0, 1)
             # every fresh sample the service drew: the increase of times_sampled per stored molecule
             after = stored_molecules(client, job_id, page)
-            samples = [(s, score) for s, (count, score) in sorted(after.items())
-                       for _ in range(count - before.get(s, (0, None))[0]) if score is not None]
+            samples = [
+                (s, score)
+                for s, (count, score) in sorted(after.items())
+                for _ in range(count - before.get(s, (0, None))[0])
+                if score is not None
+            ]
             # 3b. one diverse batch with the default max_similarity
             t0 = time.perf_counter()
             div = ok(client.get(f"/jobs/{job_id}/samples", params={"n": per_request, "fresh": "true"}))
@@ -338,8 +385,10 @@ def run(
 
     # 5. offline scoring with the paper's reward: the policy's samples, and the served ones as a check
     t0 = time.perf_counter()
-    offline = {m.smiles: finite_score(m.components.get(COMPONENT))
-               for m in reward_fn(sorted({s for s, _ in served} | set(policy_smiles)))}
+    offline = {
+        m.smiles: finite_score(m.components.get(COMPONENT))
+        for m in reward_fn(sorted({s for s, _ in served} | set(policy_smiles)))
+    }
     seconds["offline_scoring"] = round(time.perf_counter() - t0, 1)
     policy = [(s, v) for s in policy_smiles if (v := offline.get(s)) is not None]
     deltas = [abs(v - w) for s, v in served if (w := offline.get(s)) is not None]
@@ -353,22 +402,29 @@ def run(
     result["served_samples"] = {**stats(samples), "n_sampled_reported": sum(b["n_sampled"] for b in batches)}
     result["policy"] = {**stats(policy), "checkpoint_step": policy_step, "unscored": len(policy_smiles) - len(policy)}
     result["stored_scores_match_offline"] = {
-        "checked": len(deltas), "max_abs_diff": float(f"{max(deltas):.3g}") if deltas else None,
+        "checked": len(deltas),
+        "max_abs_diff": float(f"{max(deltas):.3g}") if deltas else None,
         "ok": bool(deltas) and max(deltas) < 1e-3,
     }
     div_rows = [(it["smiles"], s) for it in div["items"] if (s := score_of(it)) is not None]
     div_best = sorted((v for _, v in div_rows), reverse=True)
     result["diverse_batch"] = {
-        "n": per_request, "max_similarity": div["max_similarity"], "items": len(div["items"]),
-        "n_sampled": div["n_sampled"], "n_candidates": div["n_candidates"], "seconds": round(div_s, 2),
+        "n": per_request,
+        "max_similarity": div["max_similarity"],
+        "items": len(div["items"]),
+        "n_sampled": div["n_sampled"],
+        "n_candidates": div["n_candidates"],
+        "seconds": round(div_s, 2),
         "top10": round(float(np.mean(div_best[:10])), 4) if div_best else None,
         "top100": round(float(np.mean(div_best[:100])), 4) if div_best else None,
         "mean": round(float(np.mean(div_best)), 4) if div_best else None,
         "mean_pairwise_similarity": round(mean_pairwise_similarity([s for s, _ in div_rows]), 4)
-        if len(div_rows) > 1 else None,
+        if len(div_rows) > 1
+        else None,
         # on the scale of the paper's similarity figures (RDKit topological fingerprint; see benchmarks.seh)
         "mean_pairwise_similarity_rdkit": round(Visited().mean_similarity([s for s, _ in div_rows], "rdkit"), 4)
-        if len(div_rows) > 1 else None,
+        if len(div_rows) > 1
+        else None,
     }
     policy_scores = [v for _, v in policy]
     result["comparisons"] = {
@@ -386,25 +442,35 @@ def run(
 
 # ---------------------------------------------------------------------------------------- CLI
 def print_table(r: dict[str, Any]) -> None:
-    print(f"\n{'set':<15} {'n':>5} {'distinct':>8} {'mean':>6} {'std':>6} {'q10':>6} {'q50':>6} {'q90':>6} "
-          f"{'top10':>6} {'top100':>6} {'>7':>4}")
+    print(
+        f"\n{'set':<15} {'n':>5} {'distinct':>8} {'mean':>6} {'std':>6} {'q10':>6} {'q50':>6} {'q90':>6} "
+        f"{'top10':>6} {'top100':>6} {'>7':>4}"
+    )
     for name in ("served", "served_samples", "policy"):
         s = r[name]
-        print(f"{name:<15} {s['n']:>5} {s['distinct']:>8} {s['mean']:>6.3f} {s['std'] or 0:>6.3f} {s['q10']:>6.3f} "
-              f"{s['q50']:>6.3f} {s['q90']:>6.3f} {s['top10'] or 0:>6.3f} {s['top100'] or 0:>6.3f} {s['above_7']:>4}")
+        print(
+            f"{name:<15} {s['n']:>5} {s['distinct']:>8} {s['mean']:>6.3f} {s['std'] or 0:>6.3f} {s['q10']:>6.3f} "
+            f"{s['q50']:>6.3f} {s['q90']:>6.3f} {s['top10'] or 0:>6.3f} {s['top100'] or 0:>6.3f} {s['above_7']:>4}"
+        )
     print()
     for name, c in r["comparisons"].items():
-        print(f"{name:<26} KS D {c['ks_statistic']:.3f} p {c['ks_pvalue']:.3g} ({c['ks_direction']})  "
-              f"mean diff {c['mean_diff']:+.3f} (tolerance {c['mean_tolerance']:.3f})  "
-              f"follows policy: {c['follows_policy']}  loses quality: {c['loses_quality']}")
+        print(
+            f"{name:<26} KS D {c['ks_statistic']:.3f} p {c['ks_pvalue']:.3g} ({c['ks_direction']})  "
+            f"mean diff {c['mean_diff']:+.3f} (tolerance {c['mean_tolerance']:.3f})  "
+            f"follows policy: {c['follows_policy']}  loses quality: {c['loses_quality']}"
+        )
     d = r["diverse_batch"]
-    print(f"\ndiverse batch (max_similarity {d['max_similarity']}): {d['items']} of n={d['n']} from "
-          f"{d['n_sampled']} samples; top10 {d['top10']} top100 {d['top100']} mean {d['mean']}, "
-          f"mean pairwise Tanimoto {d['mean_pairwise_similarity']} (RDKit fp {d['mean_pairwise_similarity_rdkit']})")
+    print(
+        f"\ndiverse batch (max_similarity {d['max_similarity']}): {d['items']} of n={d['n']} from "
+        f"{d['n_sampled']} samples; top10 {d['top10']} top100 {d['top100']} mean {d['mean']}, "
+        f"mean pairwise Tanimoto {d['mean_pairwise_similarity']} (RDKit fp {d['mean_pairwise_similarity_rdkit']})"
+    )
     print(f"stored scores vs offline rescoring: max |diff| {r['stored_scores_match_offline']['max_abs_diff']}")
     print(f"service loses quality: {r['service_loses_quality']}; served follows policy: {r['served_follows_policy']}")
-    print(f"seconds: {r['seconds']}; load average {r['machine']['load_avg_1m_start']} at the start, "
-          f"{r['machine']['load_avg_1m']} at the end")
+    print(
+        f"seconds: {r['seconds']}; load average {r['machine']['load_avg_1m_start']} at the start, "
+        f"{r['machine']['load_avg_1m']} at the end"
+    )
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -419,8 +485,10 @@ def main(argv: list[str] | None = None) -> None:
     args = ap.parse_args(argv)
     data = shared_data()
     if data is None or not (data / "blocks_PDB_105.json").is_file() or not (data / "seh_proxy.npz").is_file():
-        sys.exit("benchmarks.seh_service needs the reference data (blocks_PDB_105.json, seh_proxy.npz) in "
-                 "../shared/data or $MOLGFN_SHARED_DIR/data; not found")
+        sys.exit(
+            "benchmarks.seh_service needs the reference data (blocks_PDB_105.json, seh_proxy.npz) in "
+            "../shared/data or $MOLGFN_SHARED_DIR/data; not found"
+        )
     import torch
 
     torch.set_num_threads(1)
@@ -433,10 +501,18 @@ def main(argv: list[str] | None = None) -> None:
     molecules = args.molecules or (300 if args.quick else 1000)
     per_request = args.per_request or (150 if args.quick else None)
     out = args.out or RESULTS / ("seh_service_quick.json" if args.quick else "seh_service.json")
-    print(f"sEH task through molgfn serve: TB {steps} steps x {BATCH_SIZE}, {molecules} served molecules "
-          f"(load average {os.getloadavg()[0]:.2f})")
-    result = run(data, steps=steps, molecules=molecules, per_request=per_request, seed=args.seed,
-                 progress_every_s=5.0 if args.quick else 15.0)
+    print(
+        f"sEH task through molgfn serve: TB {steps} steps x {BATCH_SIZE}, {molecules} served molecules "
+        f"(load average {os.getloadavg()[0]:.2f})"
+    )
+    result = run(
+        data,
+        steps=steps,
+        molecules=molecules,
+        per_request=per_request,
+        seed=args.seed,
+        progress_every_s=5.0 if args.quick else 15.0,
+    )
     result["command"] = "python -m benchmarks.seh_service " + " ".join(argv if argv is not None else sys.argv[1:])
     print_table(result)
     write_json(out, result)

@@ -39,8 +39,15 @@ def main() -> None:
     lib = load_library(data / "blocks_PDB_105.json") if data else default_library()
     steps = args.steps or (15 if args.quick else 60)
     warmup = 3
-    cfg = parse_training_config({"loss": args.loss, "steps": steps + warmup, "batch_size": args.batch_size,
-                                 "max_blocks": 8, "device": args.device})
+    cfg = parse_training_config(
+        {
+            "loss": args.loss,
+            "steps": steps + warmup,
+            "batch_size": args.batch_size,
+            "max_blocks": 8,
+            "device": args.device,
+        }
+    )
     device = torch.device(args.device)
     mdp = build_mdp(lib, cfg)
     featurizer = Featurizer(mdp)
@@ -78,8 +85,10 @@ def main() -> None:
         result["gpu"] = torch.cuda.get_device_name(device)
         result["peak_gpu_mb"] = round(torch.cuda.max_memory_allocated(device) / 2**20, 1)
     print(f"{'trajectories/s':>16} {'batch':>6} {'blocks':>7} {'mean size':>10} {'peak MB':>8} device")
-    print(f"{result['trajectories_per_s']:>16} {args.batch_size:>6} {lib.n_block_types:>7} "
-          f"{mean_len:>10.2f} {result['peak_rss_mb']:>8} {device}")
+    print(
+        f"{result['trajectories_per_s']:>16} {args.batch_size:>6} {lib.n_block_types:>7} "
+        f"{mean_len:>10.2f} {result['peak_rss_mb']:>8} {device}"
+    )
     write_json(args.out, result)
 
 

@@ -52,9 +52,21 @@ class GraphBatch:
     _group_pos: list[dict[str, int]] | None = None  # per state: parent key → parent row
 
     def to(self, device: torch.device | str) -> GraphBatch:
-        for name in ("node_frag", "node_batch", "edge_index", "edge_slots", "stem_node", "stem_slot",
-                     "stem_batch", "empty", "stop_allowed", "leaf_node", "leaf_batch", "leaf_group",
-                     "group_batch"):
+        for name in (
+            "node_frag",
+            "node_batch",
+            "edge_index",
+            "edge_slots",
+            "stem_node",
+            "stem_slot",
+            "stem_batch",
+            "empty",
+            "stop_allowed",
+            "leaf_node",
+            "leaf_batch",
+            "leaf_group",
+            "group_batch",
+        ):
             setattr(self, name, getattr(self, name).to(device))
         return self
 
@@ -87,11 +99,13 @@ class GraphBatch:
         """The state owning each flat logit."""
         dev = self.node_frag.device
         empty_idx = torch.nonzero(self.empty, as_tuple=False).flatten()
-        return torch.cat([
-            torch.arange(self.n_states, device=dev),
-            empty_idx.repeat_interleave(self.n_initial),
-            self.stem_batch.repeat_interleave(self.n_types),
-        ])
+        return torch.cat(
+            [
+                torch.arange(self.n_states, device=dev),
+                empty_idx.repeat_interleave(self.n_initial),
+                self.stem_batch.repeat_interleave(self.n_types),
+            ]
+        )
 
 
 def _empty_long() -> torch.Tensor:

@@ -61,9 +61,7 @@ def exact_l1(dag: EnumeratedDAG, p_term: dict[int, float], reward: dict[str, flo
     z = sum(reward[s] for s in mols)
     l1_mol = sum(abs(p_mol[s] - reward[s] / z) for s in mols)
     z_state = sum(reward[s] * len(ids) for s, ids in mols.items())
-    l1_state = sum(
-        abs(p_term.get(i, 0.0) - reward[s] / z_state) for s, ids in mols.items() for i in ids
-    )
+    l1_state = sum(abs(p_term.get(i, 0.0) - reward[s] / z_state) for s, ids in mols.items() for i in ids)
     corrected = sum(abs(p_mol[s] - reward[s] * len(ids) / z_state) for s, ids in mols.items())
     return ExactResult(p_term, p_mol, l1_mol, l1_state, corrected)
 

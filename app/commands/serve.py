@@ -142,8 +142,9 @@ def run(args: argparse.Namespace) -> int:
 
     # keep-alive longer than clients' usual 5 s idle timeout, so a reused connection is not closed
     # under a client that is just sending on it (seen as connection resets under 200-way load)
-    server = Server(uvicorn.Config(create_app(settings), host=args.host, port=args.port, log_level="info",
-                                   timeout_keep_alive=75))
+    server = Server(
+        uvicorn.Config(create_app(settings), host=args.host, port=args.port, log_level="info", timeout_keep_alive=75)
+    )
 
     def _on_signal(signum: int, frame: FrameType | None) -> None:
         server.handle_exit(signum, frame)  # graceful; a second signal forces the exit

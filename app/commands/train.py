@@ -47,8 +47,12 @@ def run(args: argparse.Namespace) -> int:
 
         def progress(p: Progress) -> None:
             bar.n = p.step
-            bar.set_postfix(loss=f"{p.loss:.3g}", reward=f"{p.mean_reward:.3g}", unique=p.unique_molecules,
-                            traj_s=f"{p.trajectories_per_s:.0f}")
+            bar.set_postfix(
+                loss=f"{p.loss:.3g}",
+                reward=f"{p.mean_reward:.3g}",
+                unique=p.unique_molecules,
+                traj_s=f"{p.trajectories_per_s:.0f}",
+            )
             bar.refresh()
 
         summary = train_run(spec, config, args.library, args.out, progress=progress, progress_every_s=0.5)

@@ -255,9 +255,7 @@ class BlockLibrary:
 
 # --------------------------------------------------------------------- readers
 def _as_int_list(value: Any, where: str) -> tuple[int, ...]:
-    if not isinstance(value, list | tuple) or not all(
-        isinstance(v, int) and not isinstance(v, bool) for v in value
-    ):
+    if not isinstance(value, list | tuple) or not all(isinstance(v, int) and not isinstance(v, bool) for v in value):
         raise LibraryError(where, f"attachments must be a list of atom indices, got {value!r}")
     return tuple(value)
 
@@ -272,9 +270,7 @@ def library_from_json(data: Mapping[str, Any] | Sequence[Any], name: str = "libr
     elif isinstance(data, list):
         blocks = data
     else:
-        raise LibraryError(
-            "library", "expected {'blocks': [...]} or the original format with block_smi and block_r"
-        )
+        raise LibraryError("library", "expected {'blocks': [...]} or the original format with block_smi and block_r")
     if not isinstance(blocks, list):
         raise LibraryError("blocks", "must be a list")
     specs = []
@@ -315,9 +311,7 @@ def _from_original(data: Mapping[str, Any], name: str) -> BlockLibrary:
         r = _as_int_list(rs[row], where)
         if not r:
             raise LibraryError(where, "block_r is empty")
-        specs.append(
-            BlockSpec(name=str(names.get(row, smi[row])), smiles=str(smi[row]), attachments=r, anchor=r[0])
-        )
+        specs.append(BlockSpec(name=str(names.get(row, smi[row])), smiles=str(smi[row]), attachments=r, anchor=r[0]))
     return BlockLibrary(specs, name=name, fmt="gflownet-original")
 
 

@@ -30,8 +30,14 @@ def subtrajectory_balance_loss(
     cum_pb = torch.cat([zero, torch.cumsum(torch.where(valid_t, log_pb, 0.0), 1)], 1)
     i = torch.arange(l_max + 1, device=dev)
     # residual[b, i, j] for i < j ≤ length
-    res = (log_f[:, :, None] + cum_pf[:, None, :] - cum_pf[:, :, None]
-           - log_f[:, None, :] - cum_pb[:, None, :] + cum_pb[:, :, None])
+    res = (
+        log_f[:, :, None]
+        + cum_pf[:, None, :]
+        - cum_pf[:, :, None]
+        - log_f[:, None, :]
+        - cum_pb[:, None, :]
+        + cum_pb[:, :, None]
+    )
     ii, jj = i[:, None], i[None, :]
     mask = (ii < jj)[None] & (jj[None] <= lengths[:, None, None])
     weight = torch.where(mask, torch.tensor(lam, device=dev, dtype=log_pf.dtype) ** (jj - ii).to(log_pf.dtype), 0.0)

@@ -120,11 +120,13 @@ class BlockMDP:
         new_stems = list(state.stems)
         new_stems[action.node] = tuple(stems)
         new_stems.append(t.stems)
-        return self.canonical(State(
-            state.frags + (t.fragment,),
-            state.edges + ((action.node, action.atom, new, t.anchor),),
-            tuple(new_stems),
-        ))
+        return self.canonical(
+            State(
+                state.frags + (t.fragment,),
+                state.edges + ((action.node, action.atom, new, t.anchor),),
+                tuple(new_stems),
+            )
+        )
 
     def canonical(self, state: State) -> State:
         """The canonical representative of ``state`` (see :func:`state_from_key`); every state the
@@ -178,9 +180,7 @@ class BlockMDP:
             return [action]
         label = stem_orbits(raw, self.syms)[(action.node, action.atom)]
         return [
-            Action(ATTACH, n, a, action.block)
-            for (n, a), lab in stem_orbits(target, self.syms).items()
-            if lab == label
+            Action(ATTACH, n, a, action.block) for (n, a), lab in stem_orbits(target, self.syms).items() if lab == label
         ]
 
     def _leaf_removals(self, state: State) -> list[tuple[str, State, Action]]:
@@ -211,9 +211,7 @@ class BlockMDP:
             return None
         remap = [i - (i > leaf) for i in range(state.n_blocks)]
         frags = tuple(f for i, f in enumerate(state.frags) if i != leaf)
-        edges = tuple(
-            (remap[a], x, remap[b], y) for (a, x, b, y) in state.edges if a != leaf and b != leaf
-        )
+        edges = tuple((remap[a], x, remap[b], y) for (a, x, b, y) in state.edges if a != leaf and b != leaf)
         stems = [s for i, s in enumerate(state.stems) if i != leaf]
         o = remap[other]
         stems[o] = tuple(sorted(stems[o] + (other_atom,)))

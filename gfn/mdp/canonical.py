@@ -69,7 +69,11 @@ def stem_orbits(state: State, syms: Symmetries) -> dict[tuple[int, int], str]:
 
 
 def _min_code(
-    frag: int, parent_atom: int, stems: Sequence[int], kids: list[tuple[int, str]], syms: Symmetries,
+    frag: int,
+    parent_atom: int,
+    stems: Sequence[int],
+    kids: list[tuple[int, str]],
+    syms: Symmetries,
     marked: int,
 ) -> str:
     group = syms[frag]

@@ -83,8 +83,11 @@ class State:
         return f"State(frags={self.frags}, edges={self.edges}, stems={self.stems})"
 
     def to_json(self) -> dict[str, list[object]]:
-        return {"frags": list(self.frags), "edges": [list(e) for e in self.edges],
-                "stems": [list(s) for s in self.stems]}
+        return {
+            "frags": list(self.frags),
+            "edges": [list(e) for e in self.edges],
+            "stems": [list(s) for s in self.stems],
+        }
 
     @classmethod
     def from_json(cls, data: dict[str, list[object]]) -> State:

@@ -10,9 +10,7 @@ def segment_logsumexp(values: torch.Tensor, owner: torch.Tensor, n: int) -> torc
     neg_inf = torch.full((n,), float("-inf"), device=values.device, dtype=values.dtype)
     m = neg_inf.scatter_reduce(0, owner, values, reduce="amax", include_self=True)
     safe_m = torch.where(torch.isfinite(m), m, torch.zeros_like(m))
-    s = torch.zeros(n, device=values.device, dtype=values.dtype).index_add(
-        0, owner, torch.exp(values - safe_m[owner])
-    )
+    s = torch.zeros(n, device=values.device, dtype=values.dtype).index_add(0, owner, torch.exp(values - safe_m[owner]))
     return torch.log(s) + safe_m
 
 

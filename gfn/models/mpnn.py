@@ -104,9 +104,7 @@ class BlockGraphFlowNet(nn.Module):
         graph = torch.where(g.empty[:, None], self.empty_graph.expand_as(graph), graph)
         return h, graph
 
-    def _forward_heads(
-        self, g: GraphBatch, h: torch.Tensor, graph: torch.Tensor
-    ) -> tuple[torch.Tensor, torch.Tensor]:
+    def _forward_heads(self, g: GraphBatch, h: torch.Tensor, graph: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         out = self.graph_head(graph)
         stop = out[:, 0].masked_fill(~g.stop_allowed, float("-inf"))
         log_flow = out[:, 1]

@@ -475,8 +475,11 @@ class RewardSpec(_Strict):
         except OverflowError:
             floor = math.inf
         if not math.isfinite(floor):
-            raise SubfieldError("min_reward", f"min_reward ** beta overflows (min_reward {self.min_reward}, "
-                                f"beta {self.beta}); use a floor below 1 or a smaller beta")
+            raise SubfieldError(
+                "min_reward",
+                f"min_reward ** beta overflows (min_reward {self.min_reward}, "
+                f"beta {self.beta}); use a floor below 1 or a smaller beta",
+            )
         return self
 
 

@@ -40,8 +40,9 @@ class Trajectory:
 class Sampler:
     """Samples trajectories from a :class:`BlockGraphFlowNet` policy on a :class:`BlockMDP`."""
 
-    def __init__(self, mdp: BlockMDP, featurizer: Featurizer, model: BlockGraphFlowNet,
-                 device: torch.device | str = "cpu") -> None:
+    def __init__(
+        self, mdp: BlockMDP, featurizer: Featurizer, model: BlockGraphFlowNet, device: torch.device | str = "cpu"
+    ) -> None:
         self.mdp = mdp
         self.featurizer = featurizer
         self.model = model

@@ -18,12 +18,15 @@ class TrainingConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    loss: LossName = Field("tb", description="Objective: trajectory balance, flow matching, detailed or "
-                           "sub-trajectory balance.")
+    loss: LossName = Field(
+        "tb", description="Objective: trajectory balance, flow matching, detailed or sub-trajectory balance."
+    )
     backward_policy: BackwardPolicy = Field(
-        "uniform", description="Backward policy P_B of TB, DB and SubTB: uniform over the distinct parents of a "
+        "uniform",
+        description="Backward policy P_B of TB, DB and SubTB: uniform over the distinct parents of a "
         "state, or learned (a head scoring each removable leaf block, removals giving the same parent "
-        "merged; starts uniform). Flow matching has no P_B and ignores it.")
+        "merged; starts uniform). Flow matching has no P_B and ignores it.",
+    )
     steps: int = Field(1000, ge=1, le=10_000_000, description="Optimiser steps.")
     batch_size: int = Field(64, ge=1, le=4096, description="Trajectories sampled per step.")
     max_blocks: int = Field(8, ge=1, le=40, description="Largest molecule, in blocks.")
@@ -34,8 +37,12 @@ class TrainingConfig(BaseModel):
     lr_logz: float = Field(5e-2, gt=0, le=10.0, description="Learning rate of log Z (TB).")
     exploration: float = Field(0.05, ge=0, le=1, description="ε of ε-uniform exploration.")
     temperature: float = Field(1.0, gt=0, le=100, description="Sampling temperature on the logits.")
-    replay_fraction: float = Field(0.0, ge=0, lt=1, description="Fraction of each batch replayed from the "
-                                   "buffer of high-reward trajectories (off-policy).")
+    replay_fraction: float = Field(
+        0.0,
+        ge=0,
+        lt=1,
+        description="Fraction of each batch replayed from the buffer of high-reward trajectories (off-policy).",
+    )
     replay_capacity: int = Field(1000, ge=1, le=1_000_000, description="Replay buffer size.")
     subtb_lambda: float = Field(0.9, gt=0, le=10, description="λ of sub-trajectory balance.")
     fm_epsilon: float = Field(2.5e-5, gt=0, description="ε inside the logs of flow matching.")
@@ -45,8 +52,12 @@ class TrainingConfig(BaseModel):
     grad_clip: float = Field(10.0, gt=0, description="Gradient norm clip.")
     checkpoint_every: int = Field(0, ge=0, description="Also checkpoint every N steps (0: by time only).")
     lr_half_life: int = Field(0, ge=0, description="Halve both learning rates every N steps (0: constant).")
-    threads: int = Field(1, ge=0, le=256, description="Torch CPU threads for this run (0: torch's default). "
-                         "One is fastest when workers share a machine.")
+    threads: int = Field(
+        1,
+        ge=0,
+        le=256,
+        description="Torch CPU threads for this run (0: torch's default). One is fastest when workers share a machine.",
+    )
 
     def model_post_init(self, __context: Any) -> None:
         if self.min_blocks > self.max_blocks:

@@ -144,8 +144,25 @@ def train(
     # Scoring (RDKit, holds the GIL) overlaps the loss's forward pass (torch kernels release it).
     scorer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="molgfn-score")
     try:
-        return _train_steps(mdp, featurizer, model, reward_fn, loss, cfg, generator, device, optimizer,
-                            replay, sampler, step, base_lrs, floor, scorer, on_step, should_stop)
+        return _train_steps(
+            mdp,
+            featurizer,
+            model,
+            reward_fn,
+            loss,
+            cfg,
+            generator,
+            device,
+            optimizer,
+            replay,
+            sampler,
+            step,
+            base_lrs,
+            floor,
+            scorer,
+            on_step,
+            should_stop,
+        )
     finally:
         scorer.shutdown(wait=True)
 
@@ -198,9 +215,7 @@ def _train_steps(
 def make_optimizer(model: BlockGraphFlowNet, cfg: TrainingConfig) -> torch.optim.Optimizer:
     """Adam; log Z gets its own (larger) learning rate, as TB needs."""
     other = [p for n, p in model.named_parameters() if n != "log_z"]
-    return torch.optim.Adam(
-        [{"params": other, "lr": cfg.lr}, {"params": [model.log_z], "lr": cfg.lr_logz}]
-    )
+    return torch.optim.Adam([{"params": other, "lr": cfg.lr}, {"params": [model.log_z], "lr": cfg.lr_logz}])
 
 
 # ------------------------------------------------------------------------- runs
@@ -354,9 +369,19 @@ def train_run(
             report(r.step, saved)
 
     end = train(
-        mdp, featurizer, model, reward_fn, build_loss(cfg), cfg,
-        generator=generator, device=device, optimizer=optimizer, replay=replay,
-        start_step=start, on_step=on_step, should_stop=should_stop,
+        mdp,
+        featurizer,
+        model,
+        reward_fn,
+        build_loss(cfg),
+        cfg,
+        generator=generator,
+        device=device,
+        optimizer=optimizer,
+        replay=replay,
+        start_step=start,
+        on_step=on_step,
+        should_stop=should_stop,
     )
     if last_path is None or int(load_checkpoint(last_path)["step"]) != end:
         last_path = checkpoint(end)

@@ -78,8 +78,9 @@ def transition_tensors(
     batch = featurizer(states, device, backward=learned_pb)
     if learned_pb:
         logits, log_flow_unique, leaf_scores = model.forward_with_backward(batch)
-        log_pb_groups = backward_log_probs(leaf_scores, batch.leaf_batch, batch.leaf_group, batch.n_states,
-                                           batch.n_groups)
+        log_pb_groups = backward_log_probs(
+            leaf_scores, batch.leaf_batch, batch.leaf_group, batch.n_states, batch.n_groups
+        )
     else:
         logits, log_flow_unique = model(batch)
     logp = segment_log_softmax(logits, batch.flat_owner(), batch.n_states)
@@ -224,9 +225,7 @@ def _flow_matching(
             for a in p.actions:
                 idx.append(batch.action_index(b, a))
                 own.append(vi)
-    log_in = segment_logsumexp(
-        logits[torch.tensor(idx, device=device)], torch.tensor(own, device=device), nv
-    )
+    log_in = segment_logsumexp(logits[torch.tensor(idx, device=device)], torch.tensor(own, device=device), nv)
     # terminal copies x⊤: in-flow is x's stop edge, out-flow is R(x)
     term_rows = []
     k = 0
@@ -239,6 +238,7 @@ def _flow_matching(
     log_r = torch.tensor([t.log_reward for t in trajs], device=device, dtype=logits.dtype)
     log_inflow = torch.cat([log_in, stop_logits])
     log_outflow = torch.cat([log_out_all[torch.tensor(visited_rows, device=device)], log_r])
-    is_terminal = torch.cat([torch.zeros(nv, dtype=torch.bool, device=device),
-                             torch.ones(len(trajs), dtype=torch.bool, device=device)])
+    is_terminal = torch.cat(
+        [torch.zeros(nv, dtype=torch.bool, device=device), torch.ones(len(trajs), dtype=torch.bool, device=device)]
+    )
     return flow_matching_loss(log_inflow, log_outflow, is_terminal, settings.fm_epsilon, settings.fm_leaf_coef)

@@ -16,8 +16,16 @@ from benchmarks.seh_service import compare, kolmogorov_sf, ks_2samp, summary
 REPO = Path(__file__).resolve().parents[2]
 SETS = ("served", "served_samples", "policy")
 STATS = {"n", "distinct", "mean", "std", "q10", "q50", "q90", "top10", "top100", "repeated_fraction"}
-COMPARISON = {"ks_statistic", "ks_pvalue", "ks_direction", "mean_diff", "mean_diff_se", "mean_tolerance",
-              "follows_policy", "loses_quality"}
+COMPARISON = {
+    "ks_statistic",
+    "ks_pvalue",
+    "ks_direction",
+    "mean_diff",
+    "mean_diff_se",
+    "mean_tolerance",
+    "follows_policy",
+    "loses_quality",
+}
 
 
 def test_kolmogorov_distribution_critical_values() -> None:
@@ -61,8 +69,14 @@ def test_quick_run_compares_served_and_policy(shared_data: Path, tmp_path: Path)
             pytest.skip(f"{name} not found in {shared_data}")
     out = tmp_path / "seh_service_quick.json"
     env = dict(os.environ, MOLGFN_SHARED_DIR=str(shared_data.parent))
-    proc = subprocess.run([sys.executable, "-m", "benchmarks.seh_service", "--quick", "--out", str(out)],
-                          cwd=REPO, env=env, capture_output=True, text=True, timeout=540)
+    proc = subprocess.run(
+        [sys.executable, "-m", "benchmarks.seh_service", "--quick", "--out", str(out)],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=540,
+    )
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     r = json.loads(out.read_text())
     lib = r["library"]

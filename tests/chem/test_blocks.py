@@ -90,9 +90,7 @@ def _join_of_library_fragments(lib: BlockLibrary, f: int, cut: tuple[int, ...]) 
         need = {p: cuts[orig] for p, orig in enumerate(atoms) if cuts[orig]}
         matches = lib.fragment_mol(g).GetSubstructMatches(piece, uniquify=False, useChirality=False)
         if not any(
-            all(offer[match[p]] >= count for p, count in need.items())
-            for match in matches
-            for offer in stems[g]
+            all(offer[match[p]] >= count for p, count in need.items()) for match in matches for offer in stems[g]
         ):
             return False
     return True
@@ -104,9 +102,7 @@ def joins_of_other_fragments(lib: BlockLibrary) -> dict[str, tuple[int, ...]]:
     found: dict[str, tuple[int, ...]] = {}
     for f, frag in enumerate(lib.fragments):
         mol = lib.fragment_mol(f)
-        cuttable = [
-            b.GetIdx() for b in mol.GetBonds() if b.GetBondType() == Chem.BondType.SINGLE and not b.IsInRing()
-        ]
+        cuttable = [b.GetIdx() for b in mol.GetBonds() if b.GetBondType() == Chem.BondType.SINGLE and not b.IsInRing()]
         for k in range(1, len(cuttable) + 1):
             hit = next((c for c in combinations(cuttable, k) if _join_of_library_fragments(lib, f, c)), None)
             if hit is not None:

@@ -84,8 +84,7 @@ def _reference_log_pb(fz: Featurizer, model: BlockGraphFlowNet, s: State) -> dic
     with torch.no_grad():
         _, _, scores = model.forward_with_backward(batch)
     score = {int(n): float(v) for n, v in zip(batch.leaf_node.tolist(), scores, strict=True)}
-    mass = {g.key: sum(math.exp(score[leaf]) for leaf in g.leaves) / len(g.leaves)
-            for g in fz.mdp.removable_leaves(s)}
+    mass = {g.key: sum(math.exp(score[leaf]) for leaf in g.leaves) / len(g.leaves) for g in fz.mdp.removable_leaves(s)}
     total = sum(mass.values())
     return {k: math.log(m / total) for k, m in mass.items()}
 
@@ -199,8 +198,7 @@ def test_learned_losses_match_reference(loss: str, sampled: tuple) -> None:  # t
     mdp, fz, model, trajs = sampled
     _randomise_backward_head(model, 3)
     try:
-        cfg = parse_training_config({"loss": loss, "max_blocks": 4, "backward_policy": "learned",
-                                     "subtb_lambda": 0.9})
+        cfg = parse_training_config({"loss": loss, "max_blocks": 4, "backward_policy": "learned", "subtb_lambda": 0.9})
         fast = compute_loss(build_loss(cfg), trajs, mdp, fz, model, CPU).item()
         assert fast == pytest.approx(_reference(loss, mdp, fz, model, trajs), rel=1e-6, abs=1e-8)
     finally:
@@ -257,8 +255,18 @@ def test_tb_learned_pb_samples_in_proportion_to_reward_on_tiny_library() -> None
     dag = enumerate_dag(mdp)
     reward_fn = build_reward({"components": [{"name": "qed"}], "beta": 4})
     rewards = {s.smiles: s.reward for s in reward_fn(list(dag.terminal_molecules()))}
-    cfg = parse_training_config({"loss": "tb", "steps": 250, "batch_size": 32, "max_blocks": 2, "lr": 3e-3,
-                                 "lr_logz": 0.1, "hidden": 64, "backward_policy": "learned"})
+    cfg = parse_training_config(
+        {
+            "loss": "tb",
+            "steps": 250,
+            "batch_size": 32,
+            "max_blocks": 2,
+            "lr": 3e-3,
+            "lr_logz": 0.1,
+            "hidden": 64,
+            "backward_policy": "learned",
+        }
+    )
     fz = Featurizer(mdp)
     model = build_model(fz, cfg, CPU)
     gen = torch.Generator()
@@ -280,8 +288,17 @@ def test_tb_learned_pb_samples_in_proportion_to_reward_on_tiny_library() -> None
 
 
 SPEC = {"components": [{"name": "qed"}]}
-CONFIG = {"loss": "tb", "steps": 6, "batch_size": 8, "max_blocks": 3, "hidden": 32, "layers": 2,
-          "replay_fraction": 0.25, "seed": 3, "backward_policy": "learned"}
+CONFIG = {
+    "loss": "tb",
+    "steps": 6,
+    "batch_size": 8,
+    "max_blocks": 3,
+    "hidden": 32,
+    "layers": 2,
+    "replay_fraction": 0.25,
+    "seed": 3,
+    "backward_policy": "learned",
+}
 
 
 @pytest.mark.parametrize("loss", ["tb", "db", "subtb"])

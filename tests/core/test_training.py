@@ -25,8 +25,16 @@ from gfn.training.loop import train
 from tests.mdp.conftest import TINY
 
 SPEC = {"components": [{"name": "qed"}]}
-CONFIG = {"loss": "tb", "steps": 6, "batch_size": 8, "max_blocks": 3, "hidden": 32, "layers": 2,
-          "replay_fraction": 0.25, "seed": 3}
+CONFIG = {
+    "loss": "tb",
+    "steps": 6,
+    "batch_size": 8,
+    "max_blocks": 3,
+    "hidden": 32,
+    "layers": 2,
+    "replay_fraction": 0.25,
+    "seed": 3,
+}
 
 
 def test_resume_reaches_identical_state(tmp_path: Path) -> None:
@@ -40,8 +48,9 @@ def test_resume_reaches_identical_state(tmp_path: Path) -> None:
     def progress(p: Progress) -> None:
         steps_seen.append(p.step)
 
-    summary = train_run(SPEC, CONFIG, lib, tmp_path / "b", progress=progress, should_stop=stop_after_3,
-                        progress_every_s=0.0)
+    summary = train_run(
+        SPEC, CONFIG, lib, tmp_path / "b", progress=progress, should_stop=stop_after_3, progress_every_s=0.0
+    )
     assert summary.stopped and summary.steps_done == 3
     assert has_checkpoint(tmp_path / "b")
     final = train_run(SPEC, CONFIG, lib, tmp_path / "b")
@@ -82,9 +91,14 @@ def test_run_written_before_a_setting_existed_still_resumes(tmp_path: Path) -> N
 
 def test_progress_reports_new_molecules(tmp_path: Path) -> None:
     reports: list[Progress] = []
-    train_run(SPEC, {**CONFIG, "steps": 2, "replay_fraction": 0.0}, library_from_json(TINY), tmp_path,
-              progress=reports.append,
-              progress_every_s=0.0)
+    train_run(
+        SPEC,
+        {**CONFIG, "steps": 2, "replay_fraction": 0.0},
+        library_from_json(TINY),
+        tmp_path,
+        progress=reports.append,
+        progress_every_s=0.0,
+    )
     assert reports[-1].step == 2 and reports[-1].checkpoint_step == 2
     mols = [m for r in reports for m in r.new_molecules]
     assert mols and all(0 < m.reward <= 1 and m.count >= 1 for m in mols)
@@ -95,8 +109,19 @@ def test_cli_train_then_sample(tmp_path: Path, capsys: pytest.CaptureFixture[str
     (tmp_path / "spec.json").write_text(json.dumps(SPEC))
     (tmp_path / "config.json").write_text(json.dumps({**CONFIG, "steps": 2}))
     (tmp_path / "lib.json").write_text(json.dumps(TINY))
-    rc = cli(["train", "--spec", str(tmp_path / "spec.json"), "--config", str(tmp_path / "config.json"),
-              "--library", str(tmp_path / "lib.json"), "--out", str(tmp_path / "run")])
+    rc = cli(
+        [
+            "train",
+            "--spec",
+            str(tmp_path / "spec.json"),
+            "--config",
+            str(tmp_path / "config.json"),
+            "--library",
+            str(tmp_path / "lib.json"),
+            "--out",
+            str(tmp_path / "run"),
+        ]
+    )
     assert rc == 0
     capsys.readouterr()
     assert cli(["sample", "--run", str(tmp_path / "run"), "--n", "7", "--seed", "1"]) == 0
@@ -136,8 +161,9 @@ def test_tb_samples_in_proportion_to_reward_on_tiny_library() -> None:
     dag = enumerate_dag(mdp)
     reward_fn = build_reward({"components": [{"name": "qed"}], "beta": 4})
     rewards = {s.smiles: s.reward for s in reward_fn(list(dag.terminal_molecules()))}
-    cfg = parse_training_config({"loss": "tb", "steps": 250, "batch_size": 32, "max_blocks": 2, "lr": 3e-3,
-                                 "lr_logz": 0.1, "hidden": 64})
+    cfg = parse_training_config(
+        {"loss": "tb", "steps": 250, "batch_size": 32, "max_blocks": 2, "lr": 3e-3, "lr_logz": 0.1, "hidden": 64}
+    )
     fz = Featurizer(mdp)
     model = build_model(fz, cfg, torch.device("cpu"))
     gen = torch.Generator()

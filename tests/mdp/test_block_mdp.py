@@ -193,11 +193,15 @@ def test_tiny_library_dag_matches_brute_force(tiny_library: BlockLibrary) -> Non
 
 
 def test_decomposition_report_finds_ambiguous_molecules() -> None:
-    lib = library_from_json({"blocks": [
-        {"smiles": "C", "attachments": [0, 0]},
-        {"smiles": "CC", "attachments": [0, 1]},
-        {"smiles": "O", "attachments": [0]},
-    ]})
+    lib = library_from_json(
+        {
+            "blocks": [
+                {"smiles": "C", "attachments": [0, 0]},
+                {"smiles": "CC", "attachments": [0, 1]},
+                {"smiles": "O", "attachments": [0]},
+            ]
+        }
+    )
     report = decomposition_report(BlockMDP(lib, max_blocks=3))
     assert not report.is_unique
     assert report.ambiguous["CC"] == 2  # C–C (two blocks) or CC (one block)
@@ -207,11 +211,13 @@ def test_decomposition_report_finds_ambiguous_molecules() -> None:
 def test_original_library_restricted_anchors() -> None:
     """In the original format only block_r[0] joins a parent; leaf removals that would need another
     anchor are not parents."""
-    lib = library_from_json({
-        "block_name": {"0": "A", "1": "B"},
-        "block_smi": {"0": "C1=CCCCC1", "1": "O"},
-        "block_r": {"0": [2, 0], "1": [0]},
-    })
+    lib = library_from_json(
+        {
+            "block_name": {"0": "A", "1": "B"},
+            "block_smi": {"0": "C1=CCCCC1", "1": "O"},
+            "block_r": {"0": [2, 0], "1": [0]},
+        }
+    )
     mdp = BlockMDP(lib, max_blocks=3)
     dag = enumerate_dag(mdp)
     for s in dag.states[1:]:

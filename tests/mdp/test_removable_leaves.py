@@ -87,11 +87,13 @@ def test_symmetric_leaves_are_one_parent(tiny_library: BlockLibrary) -> None:
 
 
 def test_restricted_anchors_leave_out_unremovable_leaves() -> None:
-    lib = library_from_json({
-        "block_name": {"0": "A", "1": "B"},
-        "block_smi": {"0": "C1=CCCCC1", "1": "O"},
-        "block_r": {"0": [2, 0], "1": [0]},
-    })
+    lib = library_from_json(
+        {
+            "block_name": {"0": "A", "1": "B"},
+            "block_smi": {"0": "C1=CCCCC1", "1": "O"},
+            "block_r": {"0": [2, 0], "1": [0]},
+        }
+    )
     mdp = BlockMDP(lib, max_blocks=3)
     left_out = 0
     for s in enumerate_dag(mdp).states[1:]:

@@ -59,7 +59,6 @@ def _mols(smiles: list[str]) -> Iterator[tuple[str, Chem.Mol]]:
                 yield s, mol
 
 
-
 # --------------------------------------------------------------------------------------------------
 # seh_proxy: the blocked, gate-major forward pass is the network
 # --------------------------------------------------------------------------------------------------
