@@ -151,7 +151,9 @@ def main() -> None:
     ap.add_argument("--losses", default="tb,fm,db,subtb")
     ap.add_argument("--budget-s", type=float, default=None, help="training seconds per loss")
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--threads", type=int, default=None)
+    ap.add_argument(
+        "--threads", type=int, default=1, help="torch intra-op threads (default 1, as training runs use; 0: torch's)"
+    )
     ap.add_argument(
         "--trajectories",
         type=int,
@@ -187,6 +189,7 @@ def main() -> None:
             "reward": SPEC,
             "library": LIBRARY["name"],
             "override": args.override,
+            "torch_threads": torch.get_num_threads(),
             "machine": machine(),
         },
     )
