@@ -15,7 +15,10 @@ stopped). While it runs:
   files newer than the committed one (written just before a crash) are removed before resuming;
 * ``should_stop`` is true on cancel, on loss of the job, and on shutdown (SIGTERM/SIGINT): training
   finishes its step, checkpoints and returns; a cancelled job becomes ``cancelled``, a shut-down
-  one goes back to ``queued`` for another worker.
+  one goes back to ``queued`` for another worker;
+* when training returns, the molecules not yet stored (their report failed, e.g. the database was
+  away) are written with retries; if that still fails the job is not finished but left to be
+  reclaimed from its last committed checkpoint, so they are sampled and stored again.
 
 Failures mark the job ``failed`` with the error message (library errors verbatim, others with the
 exception type; tracebacks only in the log).
@@ -50,6 +53,9 @@ from gfn.errors import GfnError
 log = logging.getLogger(__name__)
 
 TrainFn = Callable[..., Any]
+#: Tries to store a finished job's last molecules (backoff 1, 2, 4, 8 s…, ~25 s in all) before the job is
+#: left to be reclaimed instead of finished.
+FLUSH_ATTEMPTS = 6
 
 
 def default_worker_id() -> str:
@@ -218,10 +224,16 @@ class Worker:
             reporter.flush()
             self._fail(job_id, exc)
             return
-        reporter.flush()
+        flushed = reporter.flush()
         ckpt = self._checkpoint_of(summary)
         if ctl.lost.is_set():
             log.warning("job %s: lost to another worker; dropping the outcome", job_id)
+        elif not flushed:
+            log.error(
+                "job %s: its last molecules could not be stored; leaving it to be reclaimed from its last "
+                "committed checkpoint (finishing it would lose them)",
+                job_id,
+            )
         elif not getattr(summary, "stopped", False):
             self._finish(job_id, "succeeded", checkpoint=ckpt, complete=True)
         elif ctl.cancel.is_set():
@@ -426,17 +438,28 @@ class _Reporter:
         if not owned:
             self.ctl.lost.set()
 
-    def flush(self) -> None:
-        """Write molecules still pending when training returned (its final checkpoint covers them)."""
-        if not self.pending or self.ctl.lost.is_set():  # a job taken over: its new owner stores them
-            return
-        if self.last is not None:
-            self.last.molecules = self.pending
-            self._write(self.last)
-            return
-        with self.worker.db.write() as session:
-            upsert_molecules(session, self.job_id, self.pending)
-        self.pending = []
+    def flush(self) -> bool:
+        """Write molecules still pending when training returned (its final checkpoint covers them),
+        retrying while the database is away. False if they could not be written: then the job must
+        not be finished, but left to be reclaimed from its last committed checkpoint, whose newer
+        samples its next owner draws (and stores) again."""
+        for attempt in range(FLUSH_ATTEMPTS):
+            if not self.pending or self.ctl.lost.is_set():  # a job taken over: its new owner stores them
+                return True
+            if attempt:
+                log.warning("job %s: training done; storing its last molecules (attempt %d)", self.job_id, attempt + 1)
+                time.sleep(min(2 ** (attempt - 1), 10))
+            if self.last is not None:
+                self.last.molecules = self.pending
+                self._write(self.last)  # on failure it keeps the molecules pending
+                continue
+            try:
+                with self.worker.db.write() as session:
+                    upsert_molecules(session, self.job_id, self.pending)
+                self.pending = []
+            except SQLAlchemyError as exc:
+                log.warning("job %s: final molecules not stored (%s); retrying", self.job_id, exc)
+        return not self.pending or self.ctl.lost.is_set()
 
 
 def _drop_uncommitted(run_dir: Path, committed: int) -> None:
