@@ -25,10 +25,7 @@ import argparse
 import json
 import os
 import random
-import socket
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
 import uuid
@@ -39,6 +36,8 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+
+from benchmarks._common import molgfn_env, molgfn_server
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_OUT = ROOT / "benchmarks" / "results" / "api.json"
@@ -84,49 +83,14 @@ def database(admin_url: str, workdir: Path) -> Iterator[tuple[str, str]]:
 def server(url: str, workdir: Path, sampling_processes: int | None = None) -> Iterator[httpx.Client]:
     """``molgfn serve --workers 1`` on a free port (``sampling_processes``: the pool's size, default the
     service's); yields an HTTP client."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    env = dict(
-        os.environ,
-        DATABASE_URL=url,
-        MOLGFN_DATA_DIR=str(workdir / "data"),
-        MOLGFN_SAMPLING_PREWARM="1",
-        MOLGFN_LOG_LEVEL="WARNING",
-    )
+    env = molgfn_env(url, workdir / "data", MOLGFN_SAMPLING_PREWARM="1", MOLGFN_LOG_LEVEL="WARNING")
     if sampling_processes is not None:
         env["MOLGFN_SAMPLING_PROCESSES"] = str(sampling_processes)
-    log = (workdir / "serve.log").open("wb")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "app.cli", "serve", "--port", str(port), "--workers", "1"],
-        cwd=workdir,
-        env=env,
-        stdout=log,
-        stderr=log,
-    )
-    client = httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=300)
-    try:
-        deadline = time.monotonic() + 120
-        while True:
-            if proc.poll() is not None:
-                raise RuntimeError("server exited:\n" + (workdir / "serve.log").read_text()[-3000:])
-            try:
-                if client.get("/health").status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError("server did not start")
-            time.sleep(0.2)
+    with (
+        molgfn_server(["--workers", "1"], env, workdir, workdir / "serve.log", stop_timeout=120) as (_, base_url),
+        httpx.Client(base_url=base_url, timeout=300) as client,
+    ):
         yield client
-    finally:
-        client.close()
-        proc.terminate()
-        try:
-            proc.wait(timeout=120)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        log.close()
 
 
 def wait_job(client: httpx.Client, job_id: str, timeout: float = 1800) -> dict[str, Any]:

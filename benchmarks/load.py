@@ -31,10 +31,7 @@ import argparse
 import asyncio
 import os
 import random
-import socket
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Iterator, Sequence
@@ -45,7 +42,7 @@ from typing import Any
 
 import httpx
 
-from benchmarks._common import RESULTS, write_json
+from benchmarks._common import RESULTS, molgfn_env, molgfn_server, write_json
 from benchmarks.api import PG_ADMIN, SPEC, _percentile, bulk_insert, database, post_job, wait_job
 
 #: Share of each request kind in the mix (sums to 1).
@@ -230,18 +227,11 @@ def summarize(outcomes: Sequence[Outcome], wall_s: float) -> dict[str, Any]:
     }
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def service_env(url: str, data_dir: Path, **extra: str) -> dict[str, str]:
     """Environment of the API subprocess: database, data dir, prewarmed sampling pool, no job quota in the way."""
-    env = dict(
-        os.environ,
-        DATABASE_URL=url,
-        MOLGFN_DATA_DIR=str(data_dir),
+    env = molgfn_env(
+        url,
+        data_dir,
         MOLGFN_SAMPLING_PREWARM="1",
         MOLGFN_MAX_ACTIVE_JOBS_PER_KEY="1000000",
         MOLGFN_LOG_LEVEL="WARNING",
@@ -253,37 +243,8 @@ def service_env(url: str, data_dir: Path, **extra: str) -> dict[str, str]:
 @contextmanager
 def serve(env: dict[str, str], workdir: Path, log: Path) -> Iterator[str]:
     """``molgfn serve --workers 0`` (uvicorn, API only) on a free port; yields its base URL."""
-    port = free_port()
-    with log.open("ab") as out:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "app.cli", "serve", "--port", str(port), "--workers", "0"],
-            cwd=workdir,
-            env=env,
-            stdout=out,
-            stderr=out,
-        )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 120
-        while True:
-            if proc.poll() is not None:
-                raise RuntimeError("server exited:\n" + log.read_text()[-3000:])
-            try:
-                if httpx.get(f"{base}/health", timeout=5).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError("server did not start:\n" + log.read_text()[-3000:])
-            time.sleep(0.2)
-        yield base
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+    with molgfn_server(["--workers", "0"], env, workdir, log) as (_, base_url):
+        yield base_url
 
 
 def train_job(client: httpx.Client, url: str, data_dir: Path, training: dict[str, Any]) -> str:

@@ -5,9 +5,6 @@ from __future__ import annotations
 
 import os
 import re
-import socket
-import subprocess
-import sys
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -22,6 +19,7 @@ from app.main import create_app
 from app.schemas.libraries import EXAMPLE_LIBRARY
 from app.services import chem
 from app.settings import Settings
+from benchmarks._common import molgfn_env, molgfn_server, spawn_molgfn, stop_process
 
 pytestmark = pytest.mark.slow
 
@@ -35,17 +33,10 @@ SPEC = {
 TRAINING = {"loss": "tb", "steps": 3, "batch_size": 8, "max_blocks": 3, "seed": 1}
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def _env(tmp_path: Path, url: str) -> dict[str, str]:
-    return dict(
-        os.environ,
-        DATABASE_URL=url,
-        MOLGFN_DATA_DIR=str(tmp_path / "data"),
+    return molgfn_env(
+        url,
+        tmp_path / "data",
         MOLGFN_POLL_INTERVAL_S="0.2",
         MOLGFN_PROGRESS_EVERY_S="0.5",
         MOLGFN_HEARTBEAT_INTERVAL_S="0.5",
@@ -64,56 +55,16 @@ def _wait_until(fn: Callable[[], Any], timeout: float, what: str) -> Any:
     raise AssertionError(f"timed out waiting for {what}")
 
 
-def _stop(proc: subprocess.Popen[bytes]) -> None:
-    if proc.poll() is None:
-        proc.terminate()
-        try:
-            proc.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-
-
 @pytest.fixture
 def served(tmp_path: Path) -> Iterator[httpx.Client]:
     """``molgfn serve --workers 1`` on a fresh SQLite file, as a subprocess on a free port."""
-    port = _free_port()
-    log = (tmp_path / "serve.log").open("wb")
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "app.cli",
-            "serve",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--workers",
-            "1",
-        ],
-        cwd=tmp_path,
-        env=_env(tmp_path, f"sqlite:///{tmp_path / 'e2e.db'}"),
-        stdout=log,
-        stderr=log,
-    )
-    client = httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=120)
-
-    def healthy() -> bool:
-        if proc.poll() is not None:
-            raise AssertionError((tmp_path / "serve.log").read_text())
-        try:
-            return client.get("/health").status_code == 200
-        except httpx.HTTPError:
-            return False
-
-    try:
-        _wait_until(healthy, 90, "the server to answer /health")
+    env = _env(tmp_path, f"sqlite:///{tmp_path / 'e2e.db'}")
+    args = ["--host", "127.0.0.1", "--workers", "1"]
+    with (
+        molgfn_server(args, env, tmp_path, tmp_path / "serve.log", ready_timeout=90) as (proc, base_url),
+        httpx.Client(base_url=base_url, timeout=120) as client,
+    ):
         yield client
-    finally:
-        client.close()
-        _stop(proc)
-        log.close()
     assert proc.returncode == 0, (tmp_path / "serve.log").read_text()[-3000:]
     workers = [int(p) for p in re.findall(r"started worker process (\d+)", (tmp_path / "serve.log").read_text())]
     assert workers, "serve started its worker"
@@ -181,11 +132,7 @@ def test_two_workers_share_jobs_each_run_once(
     upgrade(pg_url)
     env = _env(tmp_path, pg_url)
     logs = [tmp_path / f"worker{i}.log" for i in range(2)]
-    handles = [p.open("wb") for p in logs]
-    workers = [
-        subprocess.Popen([sys.executable, "-m", "app.cli", "worker"], cwd=ROOT, env=env, stdout=h, stderr=h)
-        for h in handles
-    ]
+    workers = [spawn_molgfn(["worker"], env, ROOT, log) for log in logs]
     try:
         app = create_app(settings_factory(pg_url, data_dir=tmp_path / "data"))
         with TestClient(app) as client:
@@ -212,9 +159,7 @@ def test_two_workers_share_jobs_each_run_once(
         assert all(j["attempts"] == 1 for j in jobs)
     finally:
         for w in workers:
-            _stop(w)
-        for h in handles:
-            h.close()
+            stop_process(w, timeout=60)
     claims = Counter()
     per_worker = []
     for path in logs:

@@ -2,23 +2,22 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+from benchmarks._common import molgfn_env, spawn_molgfn, stop_process
 
 ROOT = Path(__file__).resolve().parents[2]
 TINY_TRAINING = {"loss": "tb", "batch_size": 4, "max_blocks": 3, "threads": 1}
 
 
 def worker_env(tmp_path: Path, url: str, **settings: str) -> dict[str, str]:
-    env = dict(
-        os.environ,
-        DATABASE_URL=url,
-        MOLGFN_DATA_DIR=str(tmp_path / "data"),
+    env = molgfn_env(
+        url,
+        tmp_path / "data",
         MOLGFN_POLL_INTERVAL_S="0.1",
         MOLGFN_PROGRESS_EVERY_S="0.2",
         MOLGFN_HEARTBEAT_INTERVAL_S="0.3",
@@ -33,23 +32,11 @@ def worker_env(tmp_path: Path, url: str, **settings: str) -> dict[str, str]:
 
 
 def start_worker(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
-    handle = log.open("ab")
-    try:
-        return subprocess.Popen(
-            [sys.executable, "-m", "app.cli", "worker"], cwd=ROOT, env=env, stdout=handle, stderr=handle
-        )
-    finally:
-        handle.close()
+    return spawn_molgfn(["worker"], env, ROOT, log)
 
 
 def stop(proc: subprocess.Popen[bytes]) -> None:
-    if proc.poll() is None:
-        proc.terminate()
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+    stop_process(proc, timeout=30)
 
 
 def wait_until(fn: Callable[[], Any], timeout: float, what: str, every: float = 0.05) -> Any:
