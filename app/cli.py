@@ -61,4 +61,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":  # pragma: no cover
-    raise SystemExit(main())
+    # ``python -m app.cli``: run the imported module's main, whose UsageError is the class the commands
+    # raise (this file, run as __main__, defines a second one that would let usage errors escape)
+    from app.cli import main as _main
+
+    raise SystemExit(_main())
