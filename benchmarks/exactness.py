@@ -43,10 +43,10 @@ LIBRARY = {
 SPEC = {"components": [{"name": "qed"}], "beta": 6}
 # tuned per objective on this benchmark (documented in BENCHMARKS.md)
 LOSS_CONFIG: dict[str, dict[str, Any]] = {
-    "tb": {"lr": 3e-3, "lr_logz": 0.1, "lr_half_life": 600},
-    "db": {"lr": 3e-3, "lr_half_life": 600},
-    "subtb": {"lr": 3e-3, "subtb_lambda": 0.9, "lr_half_life": 600},
-    "fm": {"lr": 3e-3, "lr_half_life": 600},
+    "tb": {"lr": 3e-3, "lr_logz": 0.1, "lr_half_life": 1200},
+    "db": {"lr": 3e-3, "lr_half_life": 1200},
+    "subtb": {"lr": 3e-3, "subtb_lambda": 0.9, "lr_half_life": 1200},
+    "fm": {"lr": 3e-3, "lr_half_life": 1200},
 }
 
 
