@@ -108,6 +108,7 @@ class Worker:
         """Claim and run jobs until stopped (or ``max_jobs`` were run)."""
         log.info("worker %s: started on %s", self.worker_id, self.db.engine.url.render_as_string())
         self._prewarm()
+        log.info("worker %s: ready (polling every %.1f s)", self.worker_id, self.settings.poll_interval_s)
         try:
             while not self.stop.is_set():
                 if max_jobs is not None and self.jobs_done >= max_jobs:

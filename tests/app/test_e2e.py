@@ -134,6 +134,9 @@ def test_two_workers_share_jobs_each_run_once(
     logs = [tmp_path / f"worker{i}.log" for i in range(2)]
     workers = [spawn_molgfn(["worker"], env, ROOT, log) for log in logs]
     try:
+        # both polling before any job exists; otherwise the first one ready may run all five tiny jobs
+        # while the other still imports torch
+        _wait_until(lambda: all("ready (polling" in log.read_text() for log in logs), 300, "both workers ready")
         app = create_app(settings_factory(pg_url, data_dir=tmp_path / "data"))
         with TestClient(app) as client:
             lib = client.post("/libraries", json={"name": "tiny", "library": EXAMPLE_LIBRARY}).json()
