@@ -16,6 +16,7 @@ from app.schemas.libraries import EXAMPLE_LIBRARY
 from app.services import chem
 from app.settings import Settings
 from app.worker import Worker
+from tests.app.jobs import trained_job
 
 pytestmark = pytest.mark.slow
 
@@ -59,21 +60,16 @@ def test_fresh_samples_two_processes(db_url: str, db: Database, settings_factory
     every sample is still counted once and the batch is diverse."""
     settings = settings_factory(db_url, sampling_processes=2)
     with TestClient(create_app(settings), raise_server_exceptions=False) as client:
-        lib = client.post("/libraries", json={"name": "tiny", "library": EXAMPLE_LIBRARY}).json()
-        job = client.post(
-            "/jobs",
-            json={"reward": SPEC, "library": lib["id"], "training": {"steps": 2, "batch_size": 4, "max_blocks": 3}},
-        ).json()
-        assert Worker(settings, db=db).run_once()
+        job_id = trained_job(client, db, settings)
         with db.read() as s:
-            before = s.scalar(select(func.sum(Molecule.times_sampled)).where(Molecule.job_id == job["id"]))
-        r = client.get(f"/jobs/{job['id']}/samples", params={"n": 40, "fresh": True, "max_similarity": 0.8})
+            before = s.scalar(select(func.sum(Molecule.times_sampled)).where(Molecule.job_id == job_id))
+        r = client.get(f"/jobs/{job_id}/samples", params={"n": 40, "fresh": True, "max_similarity": 0.8})
         assert r.status_code == 200, r.text
         batch = r.json()
         assert client.app.state.pool.tasks_done >= 4  # two draws and at least one scoring task per round
     assert batch["n_sampled"] in (40, 80) and batch["checkpoint_step"] == 2
     with db.read() as s:
-        after = s.scalar(select(func.sum(Molecule.times_sampled)).where(Molecule.job_id == job["id"]))
+        after = s.scalar(select(func.sum(Molecule.times_sampled)).where(Molecule.job_id == job_id))
     assert before + batch["n_sampled"] - 5 <= after <= before + batch["n_sampled"]
     smiles = [m["smiles"] for m in batch["items"]]
     assert smiles and len(set(smiles)) == len(smiles)

@@ -14,11 +14,10 @@ from sqlalchemy import select, update
 
 from app.db.models import Molecule
 from app.db.session import Database
-from app.schemas.libraries import EXAMPLE_LIBRARY
 from app.services import chem, molecules, pool_tasks
 from app.services.sampling_pool import SamplingPool
 from app.settings import Settings
-from app.worker import Worker
+from tests.app.jobs import trained_job
 
 pytestmark = pytest.mark.slow
 
@@ -45,16 +44,6 @@ class InlinePool(SamplingPool):
         return [args for fn, args in self.calls if fn == name]
 
 
-def _trained_job(client: TestClient, db: Database, settings: Settings) -> str:
-    lib = client.post("/libraries", json={"name": "tiny", "library": EXAMPLE_LIBRARY}).json()
-    job = client.post(
-        "/jobs",
-        json={"reward": SPEC, "library": lib["id"], "training": {"steps": 2, "batch_size": 4, "max_blocks": 3}},
-    ).json()
-    assert Worker(settings, db=db).run_once()
-    return str(job["id"])
-
-
 def _stored(db: Database, job_id: str) -> dict[str, tuple[int, float]]:
     with db.read() as s:
         rows = s.execute(
@@ -67,7 +56,7 @@ def _stored(db: Database, job_id: str) -> dict[str, tuple[int, float]]:
 def test_every_sample_counted_and_stored_scores_reused(
     client: TestClient, db: Database, settings: Settings, processes: int
 ) -> None:
-    job_id = _trained_job(client, db, settings)
+    job_id = trained_job(client, db, settings)
     rdir = molecules.run_dir(settings, job_id)
     pool = InlinePool(processes)
     before = _stored(db, job_id)
@@ -101,7 +90,7 @@ def test_every_sample_counted_and_stored_scores_reused(
 
 def test_candidates_use_the_stored_score(client: TestClient, db: Database, settings: Settings) -> None:
     """A molecule the job already has is not rescored: its stored reward is what the selection sees."""
-    job_id = _trained_job(client, db, settings)
+    job_id = trained_job(client, db, settings)
     pool = InlinePool(1)
     molecules.fresh_batch(db, settings, pool, job_id, 40, None, 1.0)
     known = set(_stored(db, job_id))
@@ -117,7 +106,7 @@ def test_candidates_use_the_stored_score(client: TestClient, db: Database, setti
 
 def test_pool_tasks_phases(client: TestClient, db: Database, settings: Settings) -> None:
     """sample_molecules counts every draw; describe_molecules scores, describes and fingerprints."""
-    job_id = _trained_job(client, db, settings)
+    job_id = trained_job(client, db, settings)
     rdir = str(molecules.run_dir(settings, job_id))
     drawn = pool_tasks.sample_molecules(rdir, 25, seed=3)
     again = pool_tasks.sample_molecules(rdir, 25, seed=3)
