@@ -21,7 +21,6 @@ from tests.app.jobs import trained_job
 
 pytestmark = pytest.mark.slow
 
-SPEC = {"components": [{"name": "qed"}]}
 T = TypeVar("T")
 
 
