@@ -391,7 +391,8 @@ def profile_phases(
     n_steps: int,
 ) -> dict[str, Any]:
     """Time ``n_steps`` further training steps (the trained policy), phase by phase, as ``train()``
-    does them: sample, score (proxy), loss forward (featurize + model), backward, optimiser step."""
+    does them: sample, score (proxy), then per update (``updates_per_batch``) loss forward (featurize +
+    model), backward, optimiser step."""
     sampler = Sampler(mdp, featurizer, model, torch.device(cfg.device))
     settings = build_loss(cfg)
     phases = {"sample": 0.0, "score": 0.0, "loss_forward": 0.0, "backward": 0.0, "optimizer": 0.0}
@@ -402,17 +403,21 @@ def profile_phases(
         t.append(time.perf_counter())
         score_trajectories(trajs, reward_fn)
         t.append(time.perf_counter())
+        phases["sample"] += t[1] - t[0]
+        phases["score"] += t[2] - t[1]
         model.train()
-        value = compute_loss(settings, trajs, mdp, featurizer, model, torch.device(cfg.device))
-        t.append(time.perf_counter())
-        optimizer.zero_grad(set_to_none=True)
-        value.backward()
-        t.append(time.perf_counter())
-        torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
-        optimizer.step()
-        t.append(time.perf_counter())
-        for k, name in enumerate(phases):
-            phases[name] += t[k + 1] - t[k]
+        for _ in range(cfg.updates_per_batch):
+            t0 = time.perf_counter()
+            value = compute_loss(settings, trajs, mdp, featurizer, model, torch.device(cfg.device))
+            t1 = time.perf_counter()
+            optimizer.zero_grad(set_to_none=True)
+            value.backward()
+            t2 = time.perf_counter()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
+            optimizer.step()
+            phases["loss_forward"] += t1 - t0
+            phases["backward"] += t2 - t1
+            phases["optimizer"] += time.perf_counter() - t2
         n_traj += len(trajs)
         n_states += sum(len(tr.states) - 1 for tr in trajs)
     total = sum(phases.values())

@@ -44,6 +44,13 @@ class TrainingConfig(BaseModel):
         description="Fraction of each batch replayed from the buffer of high-reward trajectories (off-policy).",
     )
     replay_capacity: int = Field(1000, ge=1, le=1_000_000, description="Replay buffer size.")
+    updates_per_batch: int = Field(
+        1,
+        ge=1,
+        le=16,
+        description="Optimiser updates per sampled batch: each reuses the batch's fresh trajectories "
+        "with a new draw of replayed ones (more learning per molecule visited, at the cost of time).",
+    )
     subtb_lambda: float = Field(0.9, gt=0, le=10, description="λ of sub-trajectory balance.")
     fm_epsilon: float = Field(2.5e-5, gt=0, description="ε inside the logs of flow matching.")
     fm_leaf_coef: float = Field(10.0, gt=0, description="Weight of terminal states in flow matching.")

@@ -197,14 +197,16 @@ def _train_steps(
         n_replay = min(n_replay, len(replay.heap))
         trajs = sampler.sample(cfg.batch_size - n_replay, generator, cfg.exploration, cfg.temperature)
         scored = scorer.submit(score_trajectories, trajs, reward_fn, floor)
-        batch = trajs + replay.sample(n_replay, generator)  # replayed ones were scored earlier
         model.train()
-        value = compute_loss(loss, batch, mdp, featurizer, model, device, rewards_ready=scored.result)
-        replay.add(trajs)
-        optimizer.zero_grad(set_to_none=True)
-        value.backward()  # type: ignore[no-untyped-call]
-        torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
-        optimizer.step()
+        for update in range(cfg.updates_per_batch):
+            batch = trajs + replay.sample(n_replay, generator)  # replayed ones were scored earlier
+            value = compute_loss(loss, batch, mdp, featurizer, model, device, rewards_ready=scored.result)
+            if update == 0:
+                replay.add(trajs)
+            optimizer.zero_grad(set_to_none=True)
+            value.backward()  # type: ignore[no-untyped-call]
+            torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
+            optimizer.step()
         step += 1
         if on_step is not None:
             secs = time.perf_counter() - t0

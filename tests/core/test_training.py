@@ -13,6 +13,7 @@ import torch
 from app.cli import main as cli
 from gfn.build import build_loss, build_model, build_reward
 from gfn.chem.blocks import library_from_json
+from gfn.errors import ConfigError
 from gfn.featurize import Featurizer
 from gfn.mdp.block_mdp import BlockMDP
 from gfn.mdp.enumerate import enumerate_dag
@@ -103,6 +104,21 @@ def test_progress_reports_new_molecules(tmp_path: Path) -> None:
     mols = [m for r in reports for m in r.new_molecules]
     assert mols and all(0 < m.reward <= 1 and m.count >= 1 for m in mols)
     assert sum(m.count for m in mols) == 16  # every trajectory of both steps is reported
+
+
+def test_updates_per_batch_reuses_each_sampled_batch(tmp_path: Path) -> None:
+    """Two optimiser updates per sampled batch: twice the Adam steps, the same molecules visited."""
+    reports: list[Progress] = []
+    cfg = {**CONFIG, "steps": 3, "updates_per_batch": 2}
+    train_run(SPEC, cfg, library_from_json(TINY), tmp_path, progress=reports.append, progress_every_s=0.0)
+    ckpt = load_checkpoint(latest_checkpoint(tmp_path))  # type: ignore[arg-type]
+    assert ckpt["step"] == 3
+    adam_steps = {int(st["step"]) for st in ckpt["optimizer"]["state"].values()}
+    assert adam_steps == {6}
+    # 8 fresh trajectories in the first batch, then 6 fresh + 2 replayed (replays are not visits)
+    assert sum(m.count for r in reports for m in r.new_molecules) == 8 + 6 + 6
+    with pytest.raises(ConfigError, match="updates_per_batch"):
+        parse_training_config({**cfg, "updates_per_batch": 0})
 
 
 def test_cli_train_then_sample(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
