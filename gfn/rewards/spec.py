@@ -105,6 +105,18 @@ def _check_patterns(values: list[str], kind: Literal["smiles", "smarts"], was_st
                 raise SubfieldError(where, f"{text!r} is not a valid {kind.upper()}")
 
 
+def _validated_patterns(data: Any, handler: Any, kind: Literal["smiles", "smarts"]) -> Any:
+    """A wrap validator's body: validate the model, then parse its ``kind`` list with RDKit, a bad
+    entry reported as ``kind`` (given as one string) or ``kind[i]``."""
+    was_str = isinstance(data, Mapping) and isinstance(data.get(kind), str)
+    model = handler(data)
+    try:
+        _check_patterns(getattr(model, kind), kind, was_str)
+    except SubfieldError as exc:
+        raise SubfieldError(kind + exc.subpath, exc.reason) from None
+    return model
+
+
 class NoParams(_Strict):
     """Descriptor components take no parameters."""
 
@@ -129,13 +141,7 @@ class SimilarityParams(_Strict):
     @model_validator(mode="wrap")
     @classmethod
     def _parse(cls, data: Any, handler: Any) -> Any:
-        was_str = isinstance(data, Mapping) and isinstance(data.get("smiles"), str)
-        model = handler(data)
-        try:
-            _check_patterns(model.smiles, "smiles", was_str)
-        except SubfieldError as exc:
-            raise SubfieldError("smiles" + exc.subpath, exc.reason) from None
-        return model
+        return _validated_patterns(data, handler, "smiles")
 
 
 class _CheckParams(_Strict):
@@ -163,13 +169,7 @@ class SubstructureParams(_CheckParams):
     @model_validator(mode="wrap")
     @classmethod
     def _parse(cls, data: Any, handler: Any) -> Any:
-        was_str = isinstance(data, Mapping) and isinstance(data.get("smarts"), str)
-        model = handler(data)
-        try:
-            _check_patterns(model.smarts, "smarts", was_str)
-        except SubfieldError as exc:
-            raise SubfieldError("smarts" + exc.subpath, exc.reason) from None
-        return model
+        return _validated_patterns(data, handler, "smarts")
 
 
 CatalogName = Literal["pains", "brenk", "lipinski"]
