@@ -20,6 +20,16 @@ EXAMPLE_LIBRARY: dict[str, Any] = {
 }
 
 
+def _not_nullable(schema: dict[str, Any]) -> None:
+    """Drop the ``null`` branch from a field's schema: absent means "not given", null is refused."""
+    branches = [b for b in schema.pop("anyOf", []) if b.get("type") != "null"]
+    if len(branches) == 1:
+        schema.update(branches[0])
+    elif branches:
+        schema["anyOf"] = branches
+    schema.pop("default", None)
+
+
 class LibraryCreate(BaseModel):
     """A block library: fragments in the project's JSON format (or the original GFlowNet format), or
     molecules to fragment with BRICS. Give exactly one of ``library`` and ``molecules``."""
@@ -30,24 +40,36 @@ class LibraryCreate(BaseModel):
             "examples": [
                 {"name": "tiny", "library": EXAMPLE_LIBRARY},
                 {"name": "from-my-actives", "molecules": ["CC(=O)Nc1ccc(O)cc1", "c1ccc2[nH]ccc2c1"]},
-            ]
+            ],
+            # what the validator below enforces, stated in the schema (Swagger UI, clients, fuzzers)
+            "oneOf": [
+                {"required": ["library"], "not": {"required": ["molecules"]}},
+                {"required": ["molecules"], "not": {"required": ["library"]}},
+            ],
         },
     )
 
     name: str = Field(min_length=1, max_length=200, pattern=TEXT_PATTERN, description="A name for humans.")
     library: dict[str, Any] | list[Any] | None = Field(
         None,
+        json_schema_extra=_not_nullable,
         description='Fragments: `{"blocks": [{"name", "smiles", "attachments": [atom, …]}]}` '
         "(project format), or the original format's columns `block_name`, `block_smi`, `block_r`.",
     )
     molecules: list[str] | None = Field(
-        None, min_length=1, description="SMILES to decompose with RDKit BRICS into blocks."
+        None,
+        min_length=1,
+        description="SMILES to decompose with RDKit BRICS into blocks.",
+        json_schema_extra=_not_nullable,
     )
 
     @model_validator(mode="after")
     def _exactly_one(self) -> LibraryCreate:
-        if (self.library is None) == (self.molecules is None):
+        given = self.model_fields_set
+        if ("library" in given) == ("molecules" in given):
             raise ValueError("give exactly one of 'library' and 'molecules'")
+        if self.library is None and self.molecules is None:
+            raise ValueError(f"'{'library' if 'library' in given else 'molecules'}' must not be null")
         return self
 
 

@@ -60,8 +60,20 @@ def test_library_errors_name_the_field(client: TestClient) -> None:
     assert r.json()["field"].startswith("blocks[0]")
     r = client.post("/libraries", json={"name": "bad", "molecules": ["not a smiles"]})
     assert r.status_code == 422 and r.json()["field"] == "smiles[0]"
-    r = client.post("/libraries", json={"name": "both"})
+    r = client.post("/libraries", json={"name": "neither"})
     assert r.status_code == 422 and "exactly one" in r.json()["reason"]
+    r = client.post("/libraries", json={"name": "both", "library": EXAMPLE_LIBRARY, "molecules": ["C"]})
+    assert r.status_code == 422 and "exactly one" in r.json()["reason"]
+    r = client.post("/libraries", json={"name": "null", "molecules": None})
+    assert r.status_code == 422 and "'molecules' must not be null" in r.json()["reason"]
     r = client.post("/libraries", json={"name": "x", "library": EXAMPLE_LIBRARY, "extra": 1})
     assert r.status_code == 422 and r.json()["field"] == "extra"
     assert client.get("/libraries/nope").status_code == 404
+
+
+def test_library_schema_states_exactly_one_source(client: TestClient) -> None:
+    """The OpenAPI schema says what the validator enforces: one of the two keys, neither nullable."""
+    schema = client.get("/openapi.json").json()["components"]["schemas"]["LibraryCreate"]
+    assert [alt["required"] for alt in schema["oneOf"]] == [["library"], ["molecules"]]
+    for key in ("library", "molecules"):
+        assert "null" not in str(schema["properties"][key])
