@@ -161,7 +161,7 @@ class Visited:
         if score > 7.0:
             self.above_7.append((score, smiles))
         if score > 8.0:
-            self.scaffolds_8.add(MurckoScaffold.MurckoScaffoldSmiles(smiles))
+            self.scaffolds_8.add(MurckoScaffold.MurckoScaffoldSmiles(smiles))  # type: ignore[no-untyped-call]
 
     def fp(self, smiles: str, kind: str = "morgan") -> Any:
         """Morgan r=2 / 2048 bits (``gfn.metrics``), or RDKit's topological fingerprint (``rdkit``)."""
@@ -411,7 +411,7 @@ def profile_phases(
             value = compute_loss(settings, trajs, mdp, featurizer, model, torch.device(cfg.device))
             t1 = time.perf_counter()
             optimizer.zero_grad(set_to_none=True)
-            value.backward()
+            value.backward()  # type: ignore[no-untyped-call]
             t2 = time.perf_counter()
             torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
             optimizer.step()
