@@ -142,75 +142,32 @@ def train(
     base_lrs = [g.setdefault("initial_lr", g["lr"]) for g in optimizer.param_groups]
     floor = float(getattr(reward_fn, "floor", 1e-8))
     # Scoring (RDKit, holds the GIL) overlaps the loss's forward pass (torch kernels release it).
-    scorer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="molgfn-score")
-    try:
-        return _train_steps(
-            mdp,
-            featurizer,
-            model,
-            reward_fn,
-            loss,
-            cfg,
-            generator,
-            device,
-            optimizer,
-            replay,
-            sampler,
-            step,
-            base_lrs,
-            floor,
-            scorer,
-            on_step,
-            should_stop,
-        )
-    finally:
-        scorer.shutdown(wait=True)
-
-
-def _train_steps(
-    mdp: BlockMDP,
-    featurizer: Featurizer,
-    model: BlockGraphFlowNet,
-    reward_fn: RewardFn,
-    loss: LossSettings,
-    cfg: TrainingConfig,
-    generator: torch.Generator,
-    device: torch.device,
-    optimizer: torch.optim.Optimizer,
-    replay: ReplayBuffer,
-    sampler: Sampler,
-    step: int,
-    base_lrs: list[float],
-    floor: float,
-    scorer: ThreadPoolExecutor,
-    on_step: Callable[[StepReport], None] | None,
-    should_stop: Callable[[], bool] | None,
-) -> int:
-    while step < cfg.steps:
-        if cfg.lr_half_life:  # a pure function of the step, so resuming needs no scheduler state
-            for g, lr0 in zip(optimizer.param_groups, base_lrs, strict=True):
-                g["lr"] = lr0 * 0.5 ** (step / cfg.lr_half_life)
-        if should_stop is not None and should_stop():
-            break
-        t0 = time.perf_counter()
-        n_replay = int(round(cfg.batch_size * cfg.replay_fraction)) if cfg.loss != "fm" else 0
-        n_replay = min(n_replay, len(replay.heap))
-        trajs = sampler.sample(cfg.batch_size - n_replay, generator, cfg.exploration, cfg.temperature)
-        scored = scorer.submit(score_trajectories, trajs, reward_fn, floor)
-        model.train()
-        for update in range(cfg.updates_per_batch):
-            batch = trajs + replay.sample(n_replay, generator)  # replayed ones were scored earlier
-            value = compute_loss(loss, batch, mdp, featurizer, model, device, rewards_ready=scored.result)
-            if update == 0:
-                replay.add(trajs)
-            optimizer.zero_grad(set_to_none=True)
-            value.backward()  # type: ignore[no-untyped-call]
-            torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
-            optimizer.step()
-        step += 1
-        if on_step is not None:
-            secs = time.perf_counter() - t0
-            on_step(StepReport(step, float(value.detach()), float(model.log_z.detach()), trajs, secs))
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="molgfn-score") as scorer:
+        while step < cfg.steps:
+            if cfg.lr_half_life:  # a pure function of the step, so resuming needs no scheduler state
+                for g, lr0 in zip(optimizer.param_groups, base_lrs, strict=True):
+                    g["lr"] = lr0 * 0.5 ** (step / cfg.lr_half_life)
+            if should_stop is not None and should_stop():
+                break
+            t0 = time.perf_counter()
+            n_replay = int(round(cfg.batch_size * cfg.replay_fraction)) if cfg.loss != "fm" else 0
+            n_replay = min(n_replay, len(replay.heap))
+            trajs = sampler.sample(cfg.batch_size - n_replay, generator, cfg.exploration, cfg.temperature)
+            scored = scorer.submit(score_trajectories, trajs, reward_fn, floor)
+            model.train()
+            for update in range(cfg.updates_per_batch):
+                batch = trajs + replay.sample(n_replay, generator)  # replayed ones were scored earlier
+                value = compute_loss(loss, batch, mdp, featurizer, model, device, rewards_ready=scored.result)
+                if update == 0:
+                    replay.add(trajs)
+                optimizer.zero_grad(set_to_none=True)
+                value.backward()  # type: ignore[no-untyped-call]
+                torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
+                optimizer.step()
+            step += 1
+            if on_step is not None:
+                secs = time.perf_counter() - t0
+                on_step(StepReport(step, float(value.detach()), float(model.log_z.detach()), trajs, secs))
     return step
 
 
