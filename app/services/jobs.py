@@ -7,7 +7,7 @@ from typing import Any
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from app.db.models import FINISHED_STATUSES, Job, JobMetric, utcnow
+from app.db.models import FINISHED_STATUSES, Job, JobMetric, Molecule, utcnow
 from app.db.session import Database
 from app.errors import Conflict, InvalidInput, NotFound, TooManyRequests
 from app.schemas.common import PageLinks
@@ -83,9 +83,10 @@ def to_public(job: Job) -> JobPublic:
     )
 
 
-def visible(job: Job | None, owner: str | None) -> bool:
-    """Whether the caller ``owner`` (hash of its API key; None: authentication off) may see ``job``."""
-    return job is not None and (owner is None or job.owner_key_hash == owner)
+def visible(row: Job | Molecule | None, owner: str | None) -> bool:
+    """Whether the caller ``owner`` (hash of its API key; None: authentication off) may see ``row``
+    (a job, or a molecule, which carries its job's owner)."""
+    return row is not None and (owner is None or row.owner_key_hash == owner)
 
 
 def check_active_limit(session: Session, settings: Settings, owner: str | None) -> None:

@@ -12,7 +12,7 @@ from typing import Any, NamedTuple
 
 from sqlalchemy import ColumnElement, select
 
-from app.db.models import Job, Molecule
+from app.db.models import Molecule
 from app.db.molecules import MoleculeRecord, molecules_by_smiles, upsert_molecules
 from app.db.session import Database
 from app.errors import Conflict, NotFound
@@ -25,6 +25,7 @@ from app.schemas.molecules import (
     SampleBatchPublic,
 )
 from app.services import chem, pool_tasks
+from app.services.jobs import get_job, visible
 from app.services.sampling_pool import SamplingPool
 from app.settings import Settings
 
@@ -100,7 +101,7 @@ def get_molecule(db: Database, molecule_id: int, owner: str | None = None) -> Mo
     """A molecule by id, or :class:`NotFound` (also for another key's molecule)."""
     with db.read() as session:
         m = session.get(Molecule, molecule_id)
-    if m is None or (owner is not None and m.owner_key_hash != owner):
+    if m is None or not visible(m, owner):
         raise NotFound(f"no molecule {molecule_id}")
     return m
 
@@ -119,14 +120,6 @@ def run_dir(settings: Settings, job_id: str) -> Path:
     return Path(settings.data_dir) / "jobs" / job_id
 
 
-def _job(db: Database, job_id: str, owner: str | None = None) -> Job:
-    with db.read() as session:
-        job = session.get(Job, job_id)
-    if job is None or (owner is not None and job.owner_key_hash != owner):
-        raise NotFound(f"no job {job_id!r}")
-    return job
-
-
 def stored_batch(
     db: Database,
     settings: Settings,
@@ -137,7 +130,7 @@ def stored_batch(
     owner: str | None = None,
 ) -> SampleBatchPublic:
     """A diverse batch chosen from the job's stored molecules (the best ones first)."""
-    _job(db, job_id, owner)
+    get_job(db, job_id, owner)
     stmt = select(Molecule).where(Molecule.job_id == job_id)
     if min_reward is not None:
         stmt = stmt.where(Molecule.reward >= min_reward)
@@ -179,7 +172,7 @@ def fresh_batch(
     there is enough work. Every sample counts; reusing a stored score changes no sample, only skips
     recomputing a deterministic reward (and the response shows stored values anyway).
     """
-    _job(db, job_id, owner)
+    get_job(db, job_id, owner)
     rdir = run_dir(settings, job_id)
     checkpoint = newest_checkpoint(rdir)
     if checkpoint is None:

@@ -19,7 +19,7 @@ from app.db.models import Job, ProxyModel, new_id, utcnow
 from app.db.session import Database
 from app.errors import InvalidInput, NotFound, PayloadTooLarge
 from app.schemas.proxies import ProxyLinks, ProxyList, ProxyPublic
-from app.services.jobs import check_active_limit
+from app.services.jobs import check_active_limit, visible
 from app.settings import Settings
 
 SEPARATORS = {",": ",", ";": ";", "tab": "\t", "\t": "\t", "|": "|"}
@@ -140,7 +140,7 @@ def get_proxy(db: Database, proxy_id: str, owner: str | None = None) -> tuple[Pr
     with db.read() as session:
         row = session.get(ProxyModel, proxy_id)
         job = session.get(Job, row.job_id) if row is not None else None
-    if row is None or job is None or (owner is not None and job.owner_key_hash != owner):
+    if row is None or job is None or not visible(job, owner):
         raise NotFound(f"no proxy {proxy_id!r}")
     return row, job
 
