@@ -163,7 +163,7 @@ def test_two_workers_share_jobs_each_run_once(
     finally:
         for w in workers:
             stop_process(w, timeout=60)
-    claims = Counter()
+    claims: Counter[str] = Counter()
     per_worker = []
     for path in logs:
         found = re.findall(r"claimed job ([0-9a-f]{32})", path.read_text())

@@ -49,7 +49,7 @@ def test_create_job_on_posted_library(client: TestClient) -> None:
 
 
 def test_create_job_validation_names_the_field(client: TestClient) -> None:
-    cases = [
+    cases: list[tuple[dict[str, Any], str]] = [
         ({"reward": {"components": [{"name": "qedx"}]}}, "reward.components[0].name"),
         ({"reward": {"components": []}}, "reward.components"),
         ({"reward": "qed"}, "reward"),

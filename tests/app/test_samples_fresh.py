@@ -59,14 +59,15 @@ def test_fresh_samples_two_processes(db_url: str, db: Database, settings_factory
     """With two pool processes the draws and the scoring are split over both (real spawned children);
     every sample is still counted once and the batch is diverse."""
     settings = settings_factory(db_url, sampling_processes=2)
-    with TestClient(create_app(settings), raise_server_exceptions=False) as client:
+    app = create_app(settings)
+    with TestClient(app, raise_server_exceptions=False) as client:
         job_id = trained_job(client, db, settings)
         with db.read() as s:
             before = s.scalar(select(func.sum(Molecule.times_sampled)).where(Molecule.job_id == job_id))
         r = client.get(f"/jobs/{job_id}/samples", params={"n": 40, "fresh": True, "max_similarity": 0.8})
         assert r.status_code == 200, r.text
         batch = r.json()
-        assert client.app.state.pool.tasks_done >= 4  # two draws and at least one scoring task per round
+        assert app.state.pool.tasks_done >= 4  # two draws and at least one scoring task per round
     assert batch["n_sampled"] in (40, 80) and batch["checkpoint_step"] == 2
     with db.read() as s:
         after = s.scalar(select(func.sum(Molecule.times_sampled)).where(Molecule.job_id == job_id))

@@ -29,6 +29,7 @@ from hypothesis.stateful import (
 )
 from schemathesis import Case, GenerationMode
 from schemathesis.checks import not_a_server_error
+from schemathesis.core.result import Ok
 from schemathesis.core.transport import Response
 from schemathesis.engine.recorder import ScenarioRecorder
 from schemathesis.generation.meta import TestPhase
@@ -82,7 +83,10 @@ def api_schema(db_url: str, settings_factory: Callable[..., Settings]) -> Iterat
 
 
 def test_api_never_errors(api_schema: schemathesis.BaseSchema) -> None:
-    operations = [result.ok() for result in api_schema.get_all_operations()]
+    operations = []
+    for result in api_schema.get_all_operations():
+        assert isinstance(result, Ok), result.err()
+        operations.append(result.ok())
     assert len(operations) >= 15
     for operation in operations:
 
@@ -94,7 +98,7 @@ def test_api_never_errors(api_schema: schemathesis.BaseSchema) -> None:
             database=None,
             derandomize=True,
         )
-        def check(case: schemathesis.Case) -> None:
+        def check(case: schemathesis.Case[Any]) -> None:
             case.call_and_validate(checks=CHECKS)
 
         check()
@@ -110,7 +114,7 @@ def test_api_workflows_never_error(api_schema: schemathesis.BaseSchema, db_url: 
     calls: Counter[tuple[str, int]] = Counter()
     followed: Counter[str] = Counter()  # calls naming a job (or library) that an earlier response created
 
-    def requests(label: str, **fixed: Any) -> st.SearchStrategy[Case]:
+    def requests(label: str, **fixed: Any) -> st.SearchStrategy[Case[Any]]:
         """Schemathesis' requests of the operation ``label`` ("GET /jobs") with the ``fixed`` parts
         (path_parameters, query, headers) as given; NEGATIVE_PERCENT of them violate the schema elsewhere."""
         method, path = label.split(" ", 1)
@@ -121,11 +125,11 @@ def test_api_workflows_never_error(api_schema: schemathesis.BaseSchema, db_url: 
         )
         return st.integers(0, 99).flatmap(lambda p: negative if p < NEGATIVE_PERCENT else positive)
 
-    def is_positive(case: Case) -> bool:
+    def is_positive(case: Case[Any]) -> bool:
         """Whether the request conforms to the schema (then the test knows its answer)."""
         return case.meta is None or case.meta.generation.mode == GenerationMode.POSITIVE
 
-    def client_key(case: Case) -> dict[str, str]:
+    def client_key(case: Case[Any]) -> dict[str, str]:
         """The X-API-Key ``case`` was sent with ("" for none): a client addresses what it created with its key."""
         return {"X-API-Key": case.headers.get("X-API-Key", "")}
 
@@ -142,12 +146,12 @@ def test_api_workflows_never_error(api_schema: schemathesis.BaseSchema, db_url: 
         def __init__(self) -> None:
             super().__init__()
             self.recorder = ScenarioRecorder(label="workflow")  # what created what, for ensure_resource_availability
-            self.origin: dict[str, Case] = {}  # library or job id -> the request answered with it
+            self.origin: dict[str, Case[Any]] = {}  # library or job id -> the request answered with it
             self.stored: set[str] = set()  # library ids answered by POST /libraries
             self.created: set[str] = set()  # job ids answered 202 by POST /jobs
             self.cancelled: set[str] = set()  # job ids answered 202 by POST /jobs/{id}/cancel
 
-        def send(self, case: Case, about: str | None = None) -> Response:
+        def send(self, case: Case[Any], about: str | None = None) -> Response:
             """Send ``case`` (naming ``about``, a library or job created earlier), then run the checks."""
             self.recorder.record_case(case=case, parent_id=self.origin[about].id if about is not None else None)
             response = case.call()
@@ -160,7 +164,7 @@ def test_api_workflows_never_error(api_schema: schemathesis.BaseSchema, db_url: 
             case.validate_response(response, checks=STATEFUL_CHECKS, recorder=self.recorder)
             return response
 
-        def follow(self, data: st.DataObject, label: str, job: str, **fixed: Any) -> tuple[Case, Response]:
+        def follow(self, data: st.DataObject, label: str, job: str, **fixed: Any) -> tuple[Case[Any], Response]:
             """``label`` on ``job`` (its path parameter unless ``fixed`` says otherwise), sent with the key
             of the client that created the job."""
             fixed.setdefault("path_parameters", {"job_id": job})
@@ -171,7 +175,7 @@ def test_api_workflows_never_error(api_schema: schemathesis.BaseSchema, db_url: 
             """The status the API last reported for ``job``."""
             return "cancelled" if job in self.cancelled else "queued"
 
-        def acknowledged(self, data: st.DataObject, case: Case, response: Response) -> Any:
+        def acknowledged(self, data: st.DataObject, case: Case[Any], response: Response) -> Any:
             """The job POST /jobs answered 202 for (into ``jobs``); GET /jobs/{id} finds it at once."""
             if response.status_code != 202:
                 return multiple()
@@ -210,6 +214,7 @@ def test_api_workflows_never_error(api_schema: schemathesis.BaseSchema, db_url: 
             case = data.draw(requests("POST /jobs"), "POST /jobs")
             linked = isinstance(case.body, dict)  # a negative body may be no object at all
             if linked:
+                assert isinstance(case.body, dict)
                 case.body = {**case.body, "library": library}
             response = self.send(case, about=library if linked else None)
             if linked and response.status_code == 202:

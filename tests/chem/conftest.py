@@ -39,7 +39,8 @@ def default_json() -> dict[str, Any]:
     """The shipped library file as parsed JSON (read from the package, not through the loader)."""
     from importlib import resources
 
-    return json.loads(resources.files("gfn").joinpath("data/default_blocks.json").read_text())
+    data: dict[str, Any] = json.loads(resources.files("gfn").joinpath("data/default_blocks.json").read_text())
+    return data
 
 
 @pytest.fixture

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 import random
+from collections.abc import Sequence
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -32,7 +33,7 @@ from tests.mdp.conftest import TINY
 CPU = torch.device("cpu")
 
 
-def _reward(smiles: list[str]) -> list[SimpleNamespace]:
+def _reward(smiles: Sequence[str]) -> list[SimpleNamespace]:
     return [SimpleNamespace(reward=0.1 + (len(s) % 7) / 3.0, components={}) for s in smiles]
 
 
@@ -52,7 +53,7 @@ def _randomise_backward_head(model: BlockGraphFlowNet, seed: int) -> None:
 
 def _random_states(mdp: BlockMDP, n: int, seed: int) -> list[State]:
     rng = random.Random(seed)
-    out = []
+    out: list[State] = []
     while len(out) < n:
         s = mdp.initial
         while True:
@@ -277,7 +278,9 @@ def test_tb_learned_pb_samples_in_proportion_to_reward_on_tiny_library() -> None
     assert res.l1_molecule < 0.15
     # the backward head was trained (it started at zero output)
     assert model.backward_head is not None
-    assert bool(model.backward_head[-1].weight.abs().sum() > 0)
+    last = model.backward_head[-1]
+    assert isinstance(last, torch.nn.Linear)
+    assert bool(last.weight.abs().sum() > 0)
     # and P_B is still a distribution over distinct parents
     states = dag.states[1:]
     batch = fz(states, backward=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from types import SimpleNamespace
 
 import pytest
@@ -14,18 +15,19 @@ from gfn.featurize import Featurizer
 from gfn.mdp.block_mdp import BlockMDP
 from gfn.mdp.state import STOP, Action, State
 from gfn.models.heads import segment_log_softmax, segment_sample
+from gfn.models.mpnn import BlockGraphFlowNet
 from gfn.sampling.sampler import Sampler, Trajectory
 from gfn.training.config import parse_training_config
 from gfn.training.loop import score_trajectories
 from gfn.training.objectives import compute_loss
 
 
-def _reward(smiles: list[str]) -> list[SimpleNamespace]:
+def _reward(smiles: Sequence[str]) -> list[SimpleNamespace]:
     return [SimpleNamespace(reward=0.1 + (len(s) % 7) / 3.0, components={}) for s in smiles]
 
 
 @pytest.fixture(scope="module")
-def setup(request: pytest.FixtureRequest) -> tuple[BlockMDP, Featurizer, torch.nn.Module, list[Trajectory]]:
+def setup(request: pytest.FixtureRequest) -> tuple[BlockMDP, Featurizer, BlockGraphFlowNet, list[Trajectory]]:
     from gfn.chem.blocks import library_from_json
     from tests.mdp.conftest import TINY
 
@@ -59,7 +61,7 @@ def _log_pf(fz: Featurizer, model: torch.nn.Module, s: State, actions: tuple[Act
     return math.log(sum(math.exp(logits[a] - z) for a in actions))
 
 
-def _reference(loss: str, mdp: BlockMDP, fz: Featurizer, model: torch.nn.Module, trajs: list[Trajectory]) -> float:
+def _reference(loss: str, mdp: BlockMDP, fz: Featurizer, model: BlockGraphFlowNet, trajs: list[Trajectory]) -> float:
     per: list[float] = []
     for t in trajs:
         lpf = [_log_pf(fz, model, s, eq) for s, eq in zip(t.states, t.equivalents, strict=False)]

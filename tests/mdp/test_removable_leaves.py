@@ -42,7 +42,8 @@ def _check(mdp: BlockMDP, s: State) -> None:
 
 
 def _rollout_states(mdp: BlockMDP, rng: random.Random) -> list[State]:
-    s, out = mdp.initial, []
+    s = mdp.initial
+    out: list[State] = []
     while True:
         a = rng.choice(mdp.legal_actions(s))
         if a.kind == STOP:

@@ -28,7 +28,7 @@ def sha(key: str) -> str:
 
 
 @pytest.fixture
-def keyed(db_url: str, settings_factory: Callable[..., Settings]) -> Callable[..., TestClient]:
+def keyed(db_url: str, settings_factory: Callable[..., Settings]) -> Iterator[Callable[..., TestClient]]:
     clients: list[Any] = []
 
     def make(**overrides: Any) -> TestClient:
@@ -38,7 +38,7 @@ def keyed(db_url: str, settings_factory: Callable[..., Settings]) -> Callable[..
         clients.append(cm)
         return cm.__enter__()
 
-    yield make  # type: ignore[misc]
+    yield make
     for cm in clients:
         cm.__exit__(None, None, None)
 

@@ -22,6 +22,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -129,7 +130,7 @@ def test_api_answers_503_during_an_outage_and_recovers(
     with TestClient(create_app(settings_factory(private_pg.url)), raise_server_exceptions=False) as c:
         job_id = c.post("/jobs", json=body).json()["id"]
         private_pg.stop()
-        for method, path, kwargs in [
+        endpoints: list[tuple[str, str, dict[str, Any]]] = [
             ("GET", "/health", {}),
             ("GET", "/jobs", {}),
             ("GET", f"/jobs/{job_id}", {}),
@@ -137,7 +138,8 @@ def test_api_answers_503_during_an_outage_and_recovers(
             ("POST", f"/jobs/{job_id}/cancel", {}),
             ("GET", "/molecules", {}),
             ("GET", "/libraries", {}),
-        ]:
+        ]
+        for method, path, kwargs in endpoints:
             t0 = time.perf_counter()
             r = c.request(method, path, **kwargs)
             assert r.status_code == 503, (method, path, r.status_code, r.text)

@@ -11,7 +11,7 @@ from typing import Any
 from benchmarks._common import molgfn_env, spawn_molgfn, stop_process
 
 ROOT = Path(__file__).resolve().parents[2]
-TINY_TRAINING = {"loss": "tb", "batch_size": 4, "max_blocks": 3, "threads": 1}
+TINY_TRAINING: dict[str, Any] = {"loss": "tb", "batch_size": 4, "max_blocks": 3, "threads": 1}
 
 
 def worker_env(tmp_path: Path, url: str, **settings: str) -> dict[str, str]:

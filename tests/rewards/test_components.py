@@ -35,12 +35,12 @@ def _build(name: str, params: dict[str, object] | None = None) -> C.Component:
     ("name", "reference"),
     [
         ("qed", QED.qed),
-        ("logp", Crippen.MolLogP),
-        ("mw", Descriptors.MolWt),
+        ("logp", Crippen.MolLogP),  # type: ignore[attr-defined]
+        ("mw", Descriptors.MolWt),  # type: ignore[attr-defined]
         ("tpsa", rdMolDescriptors.CalcTPSA),
-        ("hbd", Lipinski.NumHDonors),
-        ("hba", Lipinski.NumHAcceptors),
-        ("rotatable_bonds", Descriptors.NumRotatableBonds),
+        ("hbd", Lipinski.NumHDonors),  # type: ignore[attr-defined]
+        ("hba", Lipinski.NumHAcceptors),  # type: ignore[attr-defined]
+        ("rotatable_bonds", Descriptors.NumRotatableBonds),  # type: ignore[attr-defined]
         ("rings", rdMolDescriptors.CalcNumRings),
         ("aromatic_rings", rdMolDescriptors.CalcNumAromaticRings),
         ("fsp3", rdMolDescriptors.CalcFractionCSP3),
@@ -65,7 +65,7 @@ def test_descriptor_hand_values() -> None:
 def test_qed_identical_to_rdkit_on_varied_molecules() -> None:
     smiles = ["O=C1C(=Cc2ccccc2)SC(=S)N1", "C#CC(=O)c1ccccc1I", "OP(=O)(O)OCC", "[Na+].[O-]C(=O)C", "C1CC1"]
     mols = [Chem.MolFromSmiles(s) for s in smiles]
-    assert C.Descriptor("qed")(mols) == pytest.approx([QED.qed(m) for m in mols], abs=1e-15)
+    assert C.Descriptor("qed")(mols) == pytest.approx([QED.qed(m) for m in mols], abs=1e-15)  # type: ignore[no-untyped-call]
 
 
 def test_sa_score() -> None:

@@ -73,7 +73,8 @@ def _plain_forward(weights: dict[str, np.ndarray], g: P.GraphBatch) -> np.ndarra
         return np.where(x > 0, x, 0.01 * x)
 
     def sigmoid(x: np.ndarray) -> np.ndarray:
-        return 1.0 / (1.0 + np.exp(-x))
+        y: np.ndarray = 1.0 / (1.0 + np.exp(-x))
+        return y
 
     n = g.x.shape[0]
     feats = np.zeros((len(g.src), 4))

@@ -27,7 +27,7 @@ def test_score_smiles_arguments(tmp_path: Path, capsys: pytest.CaptureFixture[st
     rows = list(csv.reader(io.StringIO(captured.out)))
     assert rows[0] == ["smiles", "reward", "qed", "mw", "qed_2"]
     assert rows[1][0] == "CCO"
-    assert float(rows[1][1]) == pytest.approx(QED.qed(Chem.MolFromSmiles("CCO")), abs=1e-5)
+    assert float(rows[1][1]) == pytest.approx(QED.qed(Chem.MolFromSmiles("CCO")), abs=1e-5)  # type: ignore[no-untyped-call]
     assert float(rows[1][3]) == pytest.approx(46.069, abs=1e-3)
     assert rows[2] == ["C1CC(", "", "", "", ""]
     assert "C1CC(" in captured.err and "invalid" in captured.err
