@@ -133,6 +133,30 @@ def measure(
     return out
 
 
+def _spin(n: int) -> float:
+    """Pure-Python CPU work (no I/O, no shared state); returns its own wall time."""
+    t0 = time.perf_counter()
+    x = 0
+    for i in range(n):
+        x += i * i % 7
+    return time.perf_counter() - t0
+
+
+def machine_speedup(processes: int, n: int = 5_000_000) -> float:
+    """How much faster ``processes`` processes do ``processes`` equal pieces of CPU work than one
+    process does one piece — what this machine's cores give any CPU-bound work, the ceiling of the
+    worker-pool speed-up (1.0 for one core, about 2 for two real cores, less for shared ones)."""
+    from concurrent.futures import ProcessPoolExecutor
+
+    one = min(_spin(n) for _ in range(2))
+    with ProcessPoolExecutor(processes) as pool:
+        list(pool.map(_spin, [n // 10] * processes))  # start-up
+        t0 = time.perf_counter()
+        list(pool.map(_spin, [n] * processes))
+        both = time.perf_counter() - t0
+    return round(processes * one / both, 2)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.scoring", description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="short run (< 60 s)")
@@ -162,11 +186,16 @@ def main(argv: list[str] | None = None) -> int:
         specs.append(("seh_proxy", {"components": [{"name": "seh_proxy", "params": {"weights": weights}}]}, 256))
     else:
         skipped.append("seh_proxy: no weights (set MOLGFN_SEH_PROXY_WEIGHTS or provide ../shared)")
+    ceiling = machine_speedup(args.workers) if args.workers > 1 else 1.0
+    if args.workers > 1:
+        print(f"machine: {args.workers} processes do {ceiling:.2f}x the CPU-bound work of one (the ceiling)")
     for name, spec, batch_size in specs:
         entry = {"spec": name, "batch_size": batch_size, **measure(spec, smiles, batch_size, budget)}
         if args.workers > 1:
             par = measure(spec, smiles, batch_size, budget, workers=args.workers)
             entry["parallel"] = {k: par[k] for k in ("workers", "molecules", "seconds", "molecules_per_s")}
+            entry["parallel"]["speedup"] = round(par["molecules_per_s"] / entry["molecules_per_s"], 2)
+            entry["parallel"]["machine_speedup"] = ceiling
         results.append(entry)
 
     header = (
