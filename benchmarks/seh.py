@@ -434,15 +434,22 @@ def profile_phases(
 
 # ---------------------------------------------------------------------------------------- plot
 def load_results(folder: Path) -> dict[str, list[dict[str, Any]]]:
-    """``seh_<loss>.json`` (2 CPU cores) and ``seh_<loss>_gpu.json`` (keyed ``<loss>_gpu``) curves."""
+    """``seh_<loss>.json`` (2 CPU cores), ``seh_<loss>_gpu.json`` (keyed ``<loss>_gpu``) and other
+    settings' runs ``seh_<loss>_<name>.json`` that have a ``.meta.json`` (keyed ``<loss>_<name>``)."""
     out = {}
     for loss in LOSSES:
-        for key in (loss, f"{loss}_gpu"):
-            path = folder / f"seh_{key}.json"
+        paths = [folder / f"seh_{loss}.json", folder / f"seh_{loss}_gpu.json"]
+        paths += sorted(
+            p
+            for p in folder.glob(f"seh_{loss}_*.json")
+            if not p.name.endswith((".meta.json", "_quick.json", "_gpu.json"))
+            and p.with_name(p.stem + ".meta.json").is_file()
+        )
+        for path in paths:
             if path.is_file():
                 pts = json.loads(path.read_text())
                 if isinstance(pts, list) and pts:
-                    out[key] = pts
+                    out[path.stem.removeprefix("seh_")] = pts
     return out
 
 
@@ -461,10 +468,18 @@ def plot(folder: Path, out: Path) -> Path | None:
     styles = {"top10": "-", "top100": "--", "top1000": ":"}
     marks = {"top10": "o", "top100": "s", "top1000": "D"}
     fig, (ax1, ax2, ax3) = plt.subplots(1, 3, figsize=(17, 5.2))
+    variant_colours = iter(["tab:purple", "tab:brown", "tab:cyan", "tab:olive", "tab:pink"])
     for key, pts in results.items():
         x = [p["molecules"] for p in pts]
         loss, gpu = key.removesuffix("_gpu"), key.endswith("_gpu")
         c = colours.get(loss, "k")
+        if loss not in colours:  # another setting's run: top-100, modes and diversity, one colour each
+            base, name = loss.split("_", 1)
+            c, label = next(variant_colours, "k"), f"molgfn {base.upper()} ({name})"
+            ax1.plot(x, [p["top100"] for p in pts], "--", color=c, label=f"{label} top100")
+            ax2.plot(x, [p["modes_7"] for p in pts], "-", color=c, label=f"{label} modes > 7")
+            ax3.plot(x, [p["top1000_mean_similarity"] for p in pts], "-", color=c, label=f"{label} Morgan")
+            continue
         if gpu:  # one thin curve per panel: the GPU run is context, not the 2-core target
             label = f"molgfn {loss.upper()} on an H100"
             ax1.plot(x, [p["top100"] for p in pts], "--", color=c, lw=0.8, alpha=0.6, label=f"{label} top100")
@@ -533,7 +548,7 @@ def plot(folder: Path, out: Path) -> Path | None:
     secs = ", ".join(
         f"{loss.upper()} {pts[-1]['molecules']:,} molecules in {pts[-1]['seconds'] / 60:.1f} min"
         for loss, pts in results.items()
-        if not loss.endswith("_gpu")
+        if loss in colours
     )
     fig.suptitle(
         f"molgfn on the sEH reference task (2 CPU cores, 1 thread): {secs}; paper: 10^5 and 10^6 molecules", fontsize=10
