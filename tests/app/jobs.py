@@ -12,12 +12,18 @@ from app.worker import Worker
 SPEC = {"components": [{"name": "qed"}]}
 
 
-def trained_job(client: TestClient, db: Database, settings: Settings) -> str:
-    """POST the tiny library and a 2-step QED job, run it to the end; its id."""
+def queued_job(client: TestClient) -> str:
+    """POST the tiny library and a 2-step QED job (not run yet); its id."""
     lib = client.post("/libraries", json={"name": "tiny", "library": EXAMPLE_LIBRARY}).json()
     job = client.post(
         "/jobs",
         json={"reward": SPEC, "library": lib["id"], "training": {"steps": 2, "batch_size": 4, "max_blocks": 3}},
     ).json()
-    assert Worker(settings, db=db).run_once()
     return str(job["id"])
+
+
+def trained_job(client: TestClient, db: Database, settings: Settings) -> str:
+    """:func:`queued_job`, run to the end by an in-process worker; its id."""
+    job_id = queued_job(client)
+    assert Worker(settings, db=db).run_once()
+    return job_id

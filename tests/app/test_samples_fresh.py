@@ -12,30 +12,23 @@ from sqlalchemy import func, select
 from app.db.models import Molecule
 from app.db.session import Database
 from app.main import create_app
-from app.schemas.libraries import EXAMPLE_LIBRARY
 from app.services import chem
 from app.settings import Settings
 from app.worker import Worker
-from tests.app.jobs import trained_job
+from tests.app.jobs import queued_job, trained_job
 
 pytestmark = pytest.mark.slow
 
-SPEC = {"components": [{"name": "qed"}]}
-
 
 def test_fresh_samples(client: TestClient, db: Database, settings: Settings) -> None:
-    lib = client.post("/libraries", json={"name": "tiny", "library": EXAMPLE_LIBRARY}).json()
-    job = client.post(
-        "/jobs",
-        json={"reward": SPEC, "library": lib["id"], "training": {"steps": 2, "batch_size": 4, "max_blocks": 3}},
-    ).json()
-    assert client.get(f"/jobs/{job['id']}/samples", params={"fresh": True}).status_code == 409
+    job_id = queued_job(client)
+    assert client.get(f"/jobs/{job_id}/samples", params={"fresh": True}).status_code == 409
     assert Worker(settings, db=db).run_once()
-    assert client.get(f"/jobs/{job['id']}").json()["status"] == "succeeded"
+    assert client.get(f"/jobs/{job_id}").json()["status"] == "succeeded"
     with db.read() as s:
-        before = s.scalar(select(func.sum(Molecule.times_sampled)).where(Molecule.job_id == job["id"]))
+        before = s.scalar(select(func.sum(Molecule.times_sampled)).where(Molecule.job_id == job_id))
 
-    r = client.get(f"/jobs/{job['id']}/samples", params={"n": 30, "fresh": True, "max_similarity": 0.9})
+    r = client.get(f"/jobs/{job_id}/samples", params={"n": 30, "fresh": True, "max_similarity": 0.9})
     assert r.status_code == 200, r.text
     batch = r.json()
     assert batch["fresh"] is True and batch["checkpoint_step"] == 2 and batch["n_sampled"] >= 30
@@ -46,11 +39,11 @@ def test_fresh_samples(client: TestClient, db: Database, settings: Settings) -> 
     rewards = [m["reward"] for m in batch["items"]]
     assert rewards == sorted(rewards, reverse=True) and all(r > 0 for r in rewards)
     with db.read() as s:
-        after = s.scalar(select(func.sum(Molecule.times_sampled)).where(Molecule.job_id == job["id"]))
+        after = s.scalar(select(func.sum(Molecule.times_sampled)).where(Molecule.job_id == job_id))
     assert after >= before + batch["n_sampled"] - 5  # every valid sample counted (a few may be invalid)
 
     high = client.get(
-        f"/jobs/{job['id']}/samples", params={"n": 5, "fresh": True, "min_reward": 0.5, "max_similarity": 1.0}
+        f"/jobs/{job_id}/samples", params={"n": 5, "fresh": True, "min_reward": 0.5, "max_similarity": 1.0}
     ).json()
     assert all(m["reward"] >= 0.5 for m in high["items"])
 
