@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from app.schemas.common import TEXT_PATTERN
 
@@ -63,13 +63,17 @@ class LibraryCreate(BaseModel):
         json_schema_extra=_not_nullable,
     )
 
+    @field_validator("library", "molecules", mode="before")
+    @classmethod
+    def _not_null(cls, value: Any) -> Any:
+        if value is None:  # only an explicit null reaches here: an absent key keeps its default
+            raise ValueError("must not be null")
+        return value
+
     @model_validator(mode="after")
     def _exactly_one(self) -> LibraryCreate:
-        given = self.model_fields_set
-        if ("library" in given) == ("molecules" in given):
+        if ("library" in self.model_fields_set) == ("molecules" in self.model_fields_set):
             raise ValueError("give exactly one of 'library' and 'molecules'")
-        if self.library is None and self.molecules is None:
-            raise ValueError(f"'{'library' if 'library' in given else 'molecules'}' must not be null")
         return self
 
 
