@@ -28,6 +28,9 @@ the scale of RDKit's topological fingerprint (an untrained policy gives 0.23 wit
 ``top1000_mean_similarity_rdkit`` computed with ``Chem.RDKFingerprint``. ``seconds`` is training time
 (sampling, scoring, loss, update): metric computation is timed separately and excluded.
 
+Ctrl-C (SIGINT) or SIGTERM stops training after the current step; the run still measures its end
+point and writes its results (``stopped_by_signal`` in the meta file).
+
 Output: ``benchmarks/results/seh_<loss>.json`` (``seh_<loss>_quick.json`` with ``--quick``), a list
 of curve points; beside it ``….meta.json`` with the settings, the machine and a per-phase profile of
 training steps at the end of the run; and the plot ``benchmarks/results/seh.png`` from every
@@ -46,7 +49,9 @@ import argparse  # noqa: E402
 import heapq  # noqa: E402
 import json  # noqa: E402
 import math  # noqa: E402
+import signal  # noqa: E402
 import sys  # noqa: E402
+import threading  # noqa: E402
 import time  # noqa: E402
 from collections.abc import Callable  # noqa: E402
 from dataclasses import dataclass, field  # noqa: E402
@@ -239,6 +244,10 @@ class SehRun:
         print(f"wrote {path}")
 
 
+#: Set by SIGINT/SIGTERM (``main``): the run stops after its current step and still writes its results.
+STOP = threading.Event()
+
+
 def training_config(loss: str, batch_size: int, seed: int, **overrides: Any) -> TrainingConfig:
     return parse_training_config(
         {
@@ -335,8 +344,10 @@ def run_seh(
                 add_point()
 
     def should_stop() -> bool:
-        return (max_molecules is not None and visited.molecules >= max_molecules) or (
-            max_seconds is not None and time.perf_counter() - t0 - metric_s >= max_seconds
+        return (
+            STOP.is_set()
+            or (max_molecules is not None and visited.molecules >= max_molecules)
+            or (max_seconds is not None and time.perf_counter() - t0 - metric_s >= max_seconds)
         )
 
     train(
@@ -368,6 +379,7 @@ def run_seh(
         "unique": len(visited.score),
         "invalid": visited.invalid,
         "steps": steps,
+        "stopped_by_signal": STOP.is_set(),
         "train_seconds": round(train_s, 1),
         "metric_seconds": round(metric_s, 1),
         "setup_seconds": round(setup_s, 1),
@@ -605,6 +617,8 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--plot", action="store_true", help="only redraw the plot from the results folder")
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: STOP.set())
     if args.plot:
         plot(RESULTS, RESULTS / "seh.png")
         return
