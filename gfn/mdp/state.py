@@ -9,7 +9,8 @@ identity, which is its canonical key (see :mod:`gfn.mdp.canonical`).
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from collections.abc import Mapping
+from typing import Any, NamedTuple
 
 STOP, PLACE, ATTACH = 0, 1, 2
 
@@ -90,9 +91,10 @@ class State:
         }
 
     @classmethod
-    def from_json(cls, data: dict[str, list[object]]) -> State:
+    def from_json(cls, data: Mapping[str, Any]) -> State:
+        """The inverse of :meth:`to_json`."""
         return cls(
-            tuple(int(f) for f in data["frags"]),  # type: ignore[call-overload]
-            tuple(tuple(int(x) for x in e) for e in data["edges"]),  # type: ignore[misc,attr-defined]
-            tuple(tuple(int(x) for x in s) for s in data["stems"]),  # type: ignore[misc,attr-defined]
+            tuple(int(f) for f in data["frags"]),
+            tuple((int(u), int(au), int(v), int(av)) for u, au, v, av in data["edges"]),
+            tuple(tuple(int(x) for x in s) for s in data["stems"]),
         )

@@ -214,7 +214,7 @@ def test_worker_trains_through_an_outage_without_losing_or_doubling_molecules(
             got = {
                 j: dict(s.execute(select(Molecule.smiles, Molecule.times_sampled).where(Molecule.job_id == j)).all())
                 for j in (job_id, ref_id)
-            }  # type: ignore[arg-type]
+            }
         assert got[job_id] and got[job_id] == got[ref_id]
     finally:
         stop(worker)
