@@ -659,7 +659,7 @@ def main(argv: list[str] | None = None) -> None:
     write_json(out.with_name(out.stem + ".meta.json"), run.meta)
     if args.molecules:
         run.write_molecules(args.molecules)
-    if not args.quick and out.parent == RESULTS:
+    if not args.quick and out.resolve().parent == RESULTS.resolve():
         plot(RESULTS, RESULTS / "seh.png")
 
 
