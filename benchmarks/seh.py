@@ -244,10 +244,6 @@ class SehRun:
         print(f"wrote {path}")
 
 
-#: Set by SIGINT/SIGTERM (``main``): the run stops after its current step and still writes its results.
-STOP = threading.Event()
-
-
 def training_config(loss: str, batch_size: int, seed: int, **overrides: Any) -> TrainingConfig:
     return parse_training_config(
         {
@@ -275,12 +271,15 @@ def run_seh(
     seed: int = 0,
     profile_steps: int = 5,
     overrides: dict[str, Any] | None = None,
+    stop: threading.Event | None = None,
     log: Callable[[str], None] = print,
 ) -> SehRun:
     """Train ``loss`` on the reference task until ``max_molecules`` visited or ``max_seconds`` of
-    training; return the curve points and the run's metadata (settings, throughput, profile)."""
+    training, or once ``stop`` is set (``main`` sets it on SIGINT/SIGTERM); return the curve points and
+    the run's metadata (settings, throughput, profile)."""
     if max_molecules is None and max_seconds is None:
         raise ValueError("give max_molecules, max_seconds or both")
+    stop = stop or threading.Event()
     t_setup = time.perf_counter()
     lib = load_library(data / "blocks_PDB_105.json")
     cfg = training_config(loss, batch_size, seed, **(overrides or {}))
@@ -345,7 +344,7 @@ def run_seh(
 
     def should_stop() -> bool:
         return (
-            STOP.is_set()
+            stop.is_set()
             or (max_molecules is not None and visited.molecules >= max_molecules)
             or (max_seconds is not None and time.perf_counter() - t0 - metric_s >= max_seconds)
         )
@@ -379,7 +378,7 @@ def run_seh(
         "unique": len(visited.score),
         "invalid": visited.invalid,
         "steps": steps,
-        "stopped_by_signal": STOP.is_set(),
+        "stopped_by_signal": stop.is_set(),
         "train_seconds": round(train_s, 1),
         "metric_seconds": round(metric_s, 1),
         "setup_seconds": round(setup_s, 1),
@@ -617,8 +616,9 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--plot", action="store_true", help="only redraw the plot from the results folder")
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
+    stop = threading.Event()  # finish the current step, then measure and write what was run
     for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda *_: STOP.set())
+        signal.signal(sig, lambda *_: stop.set())
     if args.plot:
         plot(RESULTS, RESULTS / "seh.png")
         return
@@ -646,6 +646,7 @@ def main(argv: list[str] | None = None) -> None:
         seed=args.seed,
         profile_steps=3 if args.quick else 10,
         overrides={"device": args.device, **(args.override or {})},
+        stop=stop,
     )
     print_table(run.points)
     prof = run.meta["profile"]
