@@ -29,7 +29,8 @@ the scale of RDKit's topological fingerprint (an untrained policy gives 0.23 wit
 (sampling, scoring, loss, update): metric computation is timed separately and excluded.
 
 Ctrl-C (SIGINT) or SIGTERM stops training after the current step; the run still measures its end
-point and writes its results (``stopped_by_signal`` in the meta file).
+point and writes its results (``stopped_by_signal`` in the meta file); a second signal exits at once
+and writes nothing.
 
 Output: ``benchmarks/results/seh_<loss>.json`` (``seh_<loss>_quick.json`` with ``--quick``), a list
 of curve points; beside it ``….meta.json`` with the settings, the machine and a per-phase profile of
@@ -590,6 +591,18 @@ def print_table(points: list[dict[str, Any]]) -> None:
         )
 
 
+def stop_handler(stop: threading.Event) -> Callable[[int, Any], None]:
+    """A signal handler: the first signal asks for a clean stop, a second one exits at once."""
+
+    def handle(signum: int, _frame: Any) -> None:
+        if stop.is_set():
+            raise SystemExit(128 + signum)  # the conventional exit status of a signalled process
+        stop.set()
+        print("\nstopping after the current step (signal again to exit now, writing nothing)", file=sys.stderr)
+
+    return handle
+
+
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--loss", choices=LOSSES, default="tb")
@@ -618,7 +631,7 @@ def main(argv: list[str] | None = None) -> None:
     torch.set_num_threads(args.threads)
     stop = threading.Event()  # finish the current step, then measure and write what was run
     for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda *_: stop.set())
+        signal.signal(sig, stop_handler(stop))
     if args.plot:
         plot(RESULTS, RESULTS / "seh.png")
         return

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import json
 import math
+import signal
+import threading
 from pathlib import Path
 
 import pytest
 
 from benchmarks._common import write_json
-from benchmarks.seh import FIELDS, Visited, curve_schedule, paper_reward_spec, plot, run_seh
+from benchmarks.seh import FIELDS, Visited, curve_schedule, paper_reward_spec, plot, run_seh, stop_handler
 
 
 def test_curve_schedule() -> None:
@@ -67,3 +69,13 @@ def test_paper_reward_spec_is_the_papers_reward(shared_data: Path) -> None:
     for r in fn(["c1ccccc1CCO", "CCN(CC)C(=O)c1ccc2[nH]ccc2c1", "C"]):
         score = r.components["seh_proxy"]
         assert r.reward == pytest.approx((max(score, 0.1) / 8) ** 10, rel=1e-9)
+
+
+def test_first_signal_stops_cleanly_and_a_second_exits_at_once() -> None:
+    stop = threading.Event()
+    handle = stop_handler(stop)
+    handle(signal.SIGINT, None)
+    assert stop.is_set()
+    with pytest.raises(SystemExit) as exc:
+        handle(signal.SIGINT, None)
+    assert exc.value.code == 128 + signal.SIGINT
