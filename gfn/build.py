@@ -42,7 +42,9 @@ def build_model(featurizer: Featurizer, cfg: TrainingConfig, device: torch.devic
 
 
 def build_loss(cfg: TrainingConfig) -> LossSettings:
-    return LossSettings(cfg.loss, cfg.subtb_lambda, cfg.fm_epsilon, cfg.fm_leaf_coef, cfg.backward_policy)
+    return LossSettings(
+        cfg.loss, cfg.subtb_lambda, cfg.fm_epsilon, cfg.fm_leaf_coef, cfg.fm_balanced, cfg.backward_policy
+    )
 
 
 def build_reward(spec: Mapping[str, Any]) -> Any:

@@ -54,6 +54,11 @@ class TrainingConfig(BaseModel):
     subtb_lambda: float = Field(0.9, gt=0, le=10, description="λ of sub-trajectory balance.")
     fm_epsilon: float = Field(2.5e-5, gt=0, description="ε inside the logs of flow matching.")
     fm_leaf_coef: float = Field(10.0, gt=0, description="Weight of terminal states in flow matching.")
+    fm_balanced: bool = Field(
+        False,
+        description="Flow matching as the paper's code weights it: fm_leaf_coef × the mean over terminal states "
+        "+ the mean over the others (false: one mean over all states, terminal ones counted fm_leaf_coef times).",
+    )
     hidden: int = Field(128, ge=8, le=2048, description="Width of the flow network.")
     layers: int = Field(3, ge=1, le=12, description="Message-passing layers.")
     grad_clip: float = Field(10.0, gt=0, description="Gradient norm clip.")

@@ -35,6 +35,7 @@ class LossSettings:
     subtb_lambda: float = 0.9
     fm_epsilon: float = 2.5e-5
     fm_leaf_coef: float = 10.0
+    fm_balanced: bool = False
     backward_policy: Literal["uniform", "learned"] = "uniform"
 
 
@@ -241,4 +242,6 @@ def _flow_matching(
     is_terminal = torch.cat(
         [torch.zeros(nv, dtype=torch.bool, device=device), torch.ones(len(trajs), dtype=torch.bool, device=device)]
     )
-    return flow_matching_loss(log_inflow, log_outflow, is_terminal, settings.fm_epsilon, settings.fm_leaf_coef)
+    return flow_matching_loss(
+        log_inflow, log_outflow, is_terminal, settings.fm_epsilon, settings.fm_leaf_coef, settings.fm_balanced
+    )

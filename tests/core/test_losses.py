@@ -94,12 +94,14 @@ def test_trajectory_losses_match_reference(loss: str, setup: tuple) -> None:  # 
     assert fast == pytest.approx(_reference(loss, mdp, fz, model, trajs), rel=1e-6, abs=1e-8)
 
 
-def test_flow_matching_matches_reference(setup: tuple) -> None:  # type: ignore[type-arg]
+@pytest.mark.parametrize("balanced", [False, True])
+def test_flow_matching_matches_reference(setup: tuple, balanced: bool) -> None:  # type: ignore[type-arg]
     mdp, fz, model, trajs = setup
-    cfg = parse_training_config({"loss": "fm", "max_blocks": 4})
+    cfg = parse_training_config({"loss": "fm", "max_blocks": 4, "fm_balanced": balanced})
     fast = float(compute_loss(build_loss(cfg), trajs, mdp, fz, model, torch.device("cpu")))
     eps, leaf = cfg.fm_epsilon, cfg.fm_leaf_coef
-    num = den = 0.0
+    flow_errs: list[float] = []  # one per visited state
+    term_errs: list[float] = []  # one per terminal copy x⊤
     for t in trajs:
         for s in t.states[1:]:
             inflow = 0.0
@@ -108,12 +110,22 @@ def test_flow_matching_matches_reference(setup: tuple) -> None:  # type: ignore[
                 inflow += sum(math.exp(logits[a]) for a in p.actions)
             out_logits, _ = _state_out(fz, model, s)
             outflow = sum(math.exp(v) for v in out_logits.values())
-            num += (math.log(eps + inflow) - math.log(eps + outflow)) ** 2
-            den += 1
+            flow_errs.append((math.log(eps + inflow) - math.log(eps + outflow)) ** 2)
         x_logits, _ = _state_out(fz, model, t.states[-1])
-        num += leaf * (math.log(eps + math.exp(x_logits[Action(STOP)])) - math.log(eps + t.reward)) ** 2
-        den += leaf
-    assert fast == pytest.approx(num / den, rel=1e-6)
+        term_errs.append((math.log(eps + math.exp(x_logits[Action(STOP)])) - math.log(eps + t.reward)) ** 2)
+    if balanced:  # the paper's code: leaf_coef * term_loss + flow_loss, each a mean over its group
+        expected = leaf * sum(term_errs) / len(term_errs) + sum(flow_errs) / len(flow_errs)
+    else:
+        expected = (sum(flow_errs) + leaf * sum(term_errs)) / (len(flow_errs) + leaf * len(term_errs))
+    assert fast == pytest.approx(expected, rel=1e-6)
+
+
+def test_balanced_flow_matching_of_an_empty_group_is_zero() -> None:
+    from gfn.losses.flow_matching import flow_matching_loss
+
+    lin, lout = torch.tensor([0.0, 1.0]), torch.tensor([1.0, 1.0])
+    only_terminal = flow_matching_loss(lin, lout, torch.tensor([True, True]), 1e-30, 10.0, balanced=True)
+    assert float(only_terminal) == pytest.approx(10.0 * 0.5, rel=1e-6)
 
 
 def test_flow_matching_runs_the_network_once_per_distinct_state(setup: tuple) -> None:  # type: ignore[type-arg]
