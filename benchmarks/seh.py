@@ -10,10 +10,10 @@ stopping allowed from 2 blocks (the paper's ``min_blocks``), the pretrained sEH 
 written as a RewardSpec: ``seh_proxy`` with a ``linear`` transform (low 0, high 8, unclipped),
 ``min_reward`` 0.0125 and ``beta`` 10. Training is the project's plain ``train()`` with
 5 % uniform exploration and the settings of ``LOSS_CONFIG`` (Adam; FM, DB and SubTB the paper's lr
-5e-4, FM leaf coefficient 10 with the paper's balanced weighting and ε 2.5e-5; TB lr 1e-3, log Z lr 5e-2 and a quarter of each batch
-replayed from the best trajectories, chosen by a sweep). Batch: 16 trajectories per step by default
-(the paper used 4; on 2 CPU cores a batch of 16 runs twice as many trajectories per second, and its
-top-k per molecule visited was the same as with 4 over the first 700 molecules; ``--batch-size``).
+5e-4, FM leaf coefficient 10 with the paper's balanced weighting and ε 2.5e-5; TB lr 1e-3, log Z
+lr 5e-2 and a quarter of each batch replayed from the best trajectories, chosen by a sweep).
+Batch: 16 trajectories per step by default (the paper used 4; on 2 CPU cores a batch of 16 runs
+more trajectories per second; ``--batch-size 4`` for the paper's, as the FM run in BENCHMARKS.md).
 
 Every molecule visited — the terminal molecule of every sampled on-policy trajectory (replayed ones
 are not counted) — is recorded with its raw proxy score (``smiles -> score``; repeats counted in
