@@ -482,7 +482,9 @@ def plot(folder: Path, out: Path) -> Path | None:
     styles = {"top10": "-", "top100": "--", "top1000": ":"}
     marks = {"top10": "o", "top100": "s", "top1000": "D"}
     fig, (ax1, ax2, ax3) = plt.subplots(1, 3, figsize=(17, 5.2))
-    variant_colours = iter(["tab:purple", "tab:brown", "tab:cyan", "tab:olive", "tab:pink"])
+    variant_colours = iter(
+        ["tab:purple", "tab:brown", "tab:cyan", "tab:olive", "tab:pink", "tab:gray", "gold", "navy", "teal"]
+    )
     for key, pts in results.items():
         x = [p["molecules"] for p in pts]
         loss, gpu = key.removesuffix("_gpu"), key.endswith("_gpu")
