@@ -43,7 +43,12 @@ def build_model(featurizer: Featurizer, cfg: TrainingConfig, device: torch.devic
 
 def build_loss(cfg: TrainingConfig) -> LossSettings:
     return LossSettings(
-        cfg.loss, cfg.subtb_lambda, cfg.fm_epsilon, cfg.fm_leaf_coef, cfg.fm_balanced, cfg.backward_policy
+        name=cfg.loss,
+        subtb_lambda=cfg.subtb_lambda,
+        fm_epsilon=cfg.fm_epsilon,
+        fm_leaf_coef=cfg.fm_leaf_coef,
+        fm_balanced=cfg.fm_balanced,
+        backward_policy=cfg.backward_policy,
     )
 
 
