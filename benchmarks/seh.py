@@ -35,7 +35,8 @@ and writes nothing.
 
 Output: ``benchmarks/results/seh_<loss>.json`` (``seh_<loss>_quick.json`` with ``--quick``), a list
 of curve points; beside it ``….meta.json`` with the settings, the machine and a per-phase profile of
-training steps at the end of the run; and the plot ``benchmarks/results/seh.png`` from every
+training steps at the end of the run; and the plots ``benchmarks/results/seh.png`` (and
+``seh_variants.png``, see :func:`plot`) from every
 ``seh_<loss>.json`` in the results folder, with the paper's published figures as markers.
 """
 
@@ -473,8 +474,24 @@ def load_results(folder: Path) -> dict[str, list[dict[str, Any]]]:
     return out
 
 
+#: besides each loss's ``seh_<loss>.json``, the runs BENCHMARKS.md compares with the paper: drawn in full in
+#: seh.png; every other setting's run is drawn only in seh_variants.png (top-100 and modes)
+HEADLINE = {"tb_h256_r50_eps01": "TB, best setting", "tb_h256_r50_eps01_seed1": "TB, best setting, seed 1"}
+
+
+def _label(key: str) -> str:
+    if key in HEADLINE:
+        return HEADLINE[key]
+    if key.endswith("_gpu"):
+        return f"{key.removesuffix('_gpu').upper()} on an H100"
+    base, _, name = key.partition("_")
+    return f"{base.upper()} ({name})" if name else base.upper()
+
+
 def plot(folder: Path, out: Path) -> Path | None:
-    """Top-k and modes/scaffolds against molecules visited, one colour per loss; paper as markers."""
+    """Two figures of the runs in ``folder`` against molecules visited, with the paper's figures as markers:
+    ``out`` (top-k, modes and scaffolds, diversity) for each loss's main run and the HEADLINE runs, and
+    ``<out>_variants.png`` (top-100 and modes) for every run."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -485,102 +502,98 @@ def plot(folder: Path, out: Path) -> Path | None:
         print(f"no seh_<loss>.json in {folder}: nothing to plot")
         return None
     colours = {"tb": "tab:blue", "fm": "tab:orange", "db": "tab:green", "subtb": "tab:red"}
-    styles = {"top10": "-", "top100": "--", "top1000": ":"}
-    marks = {"top10": "o", "top100": "s", "top1000": "D"}
-    fig, (ax1, ax2, ax3) = plt.subplots(1, 3, figsize=(17, 5.2))
-    variant_colours = iter(
-        ["tab:purple", "tab:brown", "tab:cyan", "tab:olive", "tab:pink", "tab:gray", "gold", "navy", "teal"]
-    )
-    for key, pts in results.items():
+    colours |= dict(zip(HEADLINE, ["tab:purple", "tab:pink"], strict=True))
+    main = {k: v for k, v in results.items() if k in colours or k.endswith("_gpu")}
+
+    fig, (ax1, ax2, ax3) = plt.subplots(1, 3, figsize=(17, 7))
+    for key, pts in main.items():
         x = [p["molecules"] for p in pts]
-        loss, gpu = key.removesuffix("_gpu"), key.endswith("_gpu")
-        c = colours.get(loss, "k")
-        if loss not in colours:  # another setting's run: top-100, modes and diversity, one colour each
-            base, name = loss.split("_", 1)
-            c, label = next(variant_colours, "k"), f"molgfn {base.upper()} ({name})"
-            ax1.plot(x, [p["top100"] for p in pts], "--", color=c, label=f"{label} top100")
-            ax2.plot(x, [p["modes_7"] for p in pts], "-", color=c, label=f"{label} modes > 7")
-            ax3.plot(x, [p["top1000_mean_similarity"] for p in pts], "-", color=c, label=f"{label} Morgan")
-            continue
-        if gpu:  # one thin curve per panel: the GPU run is context, not the 2-core target
-            label = f"molgfn {loss.upper()} on an H100"
+        c, label = colours.get(key.removesuffix("_gpu"), "k"), f"molgfn {_label(key)}"
+        if key.endswith("_gpu"):  # one thin curve per panel: the GPU run is context, not the 2-core target
             ax1.plot(x, [p["top100"] for p in pts], "--", color=c, lw=0.8, alpha=0.6, label=f"{label} top100")
-            ax2.plot(x, [p["modes_7"] for p in pts], "-", color=c, lw=0.8, alpha=0.6, label=f"{label} modes > 7")
-            ax3.plot(
-                x, [p["top1000_mean_similarity"] for p in pts], "-", color=c, lw=0.8, alpha=0.6, label=f"{label} Morgan"
-            )
+            ax2.plot(x, [p["modes_7"] for p in pts], "-", color=c, lw=0.8, alpha=0.6, label=f"{label} modes")
             continue
-        for k, ls in styles.items():
-            ax1.plot(x, [p[k] for p in pts], ls, color=c, label=f"molgfn {loss.upper()} {k}")
-        ax2.plot(x, [p["modes_7"] for p in pts], "-", color=c, label=f"molgfn {loss.upper()} modes > 7")
-        ax2.plot(x, [p["scaffolds_8"] for p in pts], "--", color=c, label=f"molgfn {loss.upper()} scaffolds > 8")
-        ax3.plot(x, [p["top1000_mean_similarity"] for p in pts], "-", color=c, label=f"molgfn {loss.upper()} Morgan")
+        for k, ls in (("top10", "-"), ("top100", "--"), ("top1000", ":")):
+            ax1.plot(x, [p[k] for p in pts], ls, color=c, label=f"{label} {k}")
+        ax2.plot(x, [p["modes_7"] for p in pts], "-", color=c, label=f"{label} modes")
+        ax2.plot(x, [p["scaffolds_8"] for p in pts], "--", color=c, label=f"{label} scaffolds")
+        ax3.plot(x, [p["top1000_mean_similarity"] for p in pts], "-", color=c, label=f"{label} Morgan")
         if all("modes_7_rdkit" in p for p in pts):
-            ax2.plot(
-                x, [p["modes_7_rdkit"] for p in pts], ":", color=c, label=f"molgfn {loss.upper()} modes > 7 (RDKit fp)"
-            )
-            ax3.plot(
-                x,
-                [p["top1000_mean_similarity_rdkit"] for p in pts],
-                "--",
-                color=c,
-                label=f"molgfn {loss.upper()} RDKit fp",
-            )
+            ax2.plot(x, [p["modes_7_rdkit"] for p in pts], ":", color=c, label=f"{label} modes (RDKit fp)")
+            rdkit_sim = [p["top1000_mean_similarity_rdkit"] for p in pts]
+            ax3.plot(x, rdkit_sim, "--", color=c, label=f"{label} RDKit fp")
+    _paper_markers(ax1, ax2, ax3)
+    ax1.set_ylabel("mean proxy score of the k best distinct molecules")
+    ax1.set_title("top-k sEH proxy score")
+    ax2.set_title("modes > 7 (Tanimoto < 0.7) and scaffolds > 8")
+    ax3.set_ylabel("mean pairwise Tanimoto, top 1,000 (lower: more diverse)")
+    ax3.set_title("diversity of the top 1,000 (paper: RDKit-fingerprint scale)")
+    for ax in (ax1, ax2, ax3):
+        ax.legend(fontsize=7, ncol=2, loc="upper center", bbox_to_anchor=(0.5, -0.12))
+    secs = ", ".join(
+        f"{_label(k)} {pts[-1]['molecules']:,} molecules in {pts[-1]['seconds'] / 60:.1f} min"
+        for k, pts in main.items()
+        if not k.endswith("_gpu")
+    )
+    fig.suptitle(f"molgfn on the sEH reference task (2 CPU cores, 1 thread): {secs}", fontsize=9)
+    _save(fig, out)
+
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(15, 7.5))
+    cycle = [plt.get_cmap("tab20")(i) for i in range(20)]
+    for i, (key, pts) in enumerate(results.items()):
+        x = [p["molecules"] for p in pts]
+        rgba, ls = cycle[i % len(cycle)], "-" if key.startswith("tb") else "--"
+        ax1.plot(x, [p["top100"] for p in pts], ls, color=rgba, label=_label(key))
+        ax2.plot(x, [p["modes_7"] for p in pts], ls, color=rgba, label=_label(key))
+    _paper_markers(ax1, ax2, None, ks=("top100",))
+    ax1.set_ylim(6.0, 8.5)
+    ax1.set_xlim(5e3, 2e6)
+    ax1.set_ylabel("mean proxy score of the 100 best distinct molecules")
+    ax1.set_title("top-100 sEH proxy score, every setting run")
+    ax2.set_title("modes > 7 (Tanimoto < 0.7, Morgan), every setting run")
+    for ax in (ax1, ax2):
+        ax.legend(fontsize=7, ncol=3, loc="upper center", bbox_to_anchor=(0.5, -0.12))
+    fig.suptitle("molgfn settings on the sEH reference task (details and commands: BENCHMARKS.md)", fontsize=10)
+    _save(fig, out.with_name(out.stem + "_variants.png"))
+    return out
+
+
+def _paper_markers(ax1: Any, ax2: Any, ax3: Any | None, ks: tuple[str, ...] = ("top10", "top100", "top1000")) -> None:
+    """The paper's published figures (../shared/README.md) as grey markers; log-x axes from 80 molecules."""
+    marks = {"top10": "o", "top100": "s", "top1000": "D"}
     for method, grey in (("GFlowNet", "black"), ("PPO", "0.55"), ("MARS", "0.75")):
         for n, vals in PAPER_TOPK[method].items():
             for (k, m), v in zip(marks.items(), vals, strict=True):
-                ax1.plot(
-                    [n],
-                    [v],
-                    m,
-                    color=grey,
-                    ms=7 if method == "GFlowNet" else 5,
-                    label=f"paper {method} {k}" if n == 100_000 else None,
-                )
-    ax2.plot([1e6], [PAPER_MODES_7["GFlowNet"]], "^", color="black", ms=9, label="paper GFlowNet modes > 7 (≥ 500)")
+                if k in ks:
+                    label = f"paper {method} {k}" if n == 100_000 else None
+                    ax1.plot([n], [v], m, color=grey, ms=7 if method == "GFlowNet" else 5, label=label)
+    ax2.plot([1e6], [PAPER_MODES_7["GFlowNet"]], "^", color="black", ms=9, label="paper GFlowNet modes (≥ 500)")
     ax2.plot(
-        [1e6],
-        [PAPER_SCAFFOLDS_8["GFlowNet"]],
-        "^",
-        color="black",
-        mfc="none",
-        ms=9,
-        label="paper GFlowNet scaffolds > 8 (≥ 1,500)",
+        [1e6], [PAPER_SCAFFOLDS_8["GFlowNet"]], "^", color="black", mfc="none", ms=9, label="paper scaffolds (≥ 1,500)"
     )
     ax2.plot([1e6], [PAPER_MODES_7["MARS"]], "v", color="0.6", ms=8, label="paper MARS modes / scaffolds (< 100)")
-    for method, v in PAPER_TOP1000_SIMILARITY.items():
-        ax3.axhline(v, color="black" if method == "GFlowNet" else "0.7", ls=":", lw=1)
-        ax3.text(1.2e2, v + 0.005, f"paper {method} {v}", fontsize=8, color="0.3")
-    for ax in (ax1, ax2, ax3):
-        ax.set_xscale("log")
-        ax.set_xlim(80, 2e6)
-        ax.set_xlabel("molecules visited")
-        ax.grid(alpha=0.3, which="both")
-    ax1.set_ylabel("mean proxy score of the k best distinct molecules")
-    ax1.set_title("top-k sEH proxy score")
     ax2.set_yscale("symlog", linthresh=10)
     ax2.set_ylim(bottom=0)
     ax2.set_ylabel("count")
-    ax2.set_title("modes (score > 7, Tanimoto < 0.7) and scaffolds (score > 8)")
-    ax3.set_ylabel("mean pairwise Tanimoto, top 1,000 (lower: more diverse)")
-    ax3.set_title("diversity of the top 1,000 (paper: RDKit-fingerprint scale)")
-    ax1.legend(fontsize=7, ncol=2, loc="lower right")
-    ax2.legend(fontsize=7, loc="upper left")
-    ax3.legend(fontsize=7, loc="center right")
-    secs = ", ".join(
-        f"{loss.upper()} {pts[-1]['molecules']:,} molecules in {pts[-1]['seconds'] / 60:.1f} min"
-        for loss, pts in results.items()
-        if loss in colours
-    )
-    fig.suptitle(
-        f"molgfn on the sEH reference task (2 CPU cores, 1 thread): {secs}; paper: 10^5 and 10^6 molecules", fontsize=10
-    )
+    if ax3 is not None:
+        for method, v in PAPER_TOP1000_SIMILARITY.items():
+            ax3.axhline(v, color="black" if method == "GFlowNet" else "0.7", ls=":", lw=1)
+            ax3.text(1.2e2, v + 0.005, f"paper {method} {v}", fontsize=8, color="0.3")
+    for ax in (ax1, ax2) if ax3 is None else (ax1, ax2, ax3):
+        ax.set_xscale("log")
+        ax.set_xlim(left=80, right=2e6)
+        ax.set_xlabel("molecules visited")
+        ax.grid(alpha=0.3, which="both")
+
+
+def _save(fig: Any, out: Path) -> None:
+    import matplotlib.pyplot as plt
+
     fig.tight_layout()
     out.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(out, dpi=110)
     plt.close(fig)
     print(f"wrote {out}")
-    return out
 
 
 # ---------------------------------------------------------------------------------------- CLI
