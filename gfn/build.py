@@ -33,6 +33,7 @@ def build_model(featurizer: Featurizer, cfg: TrainingConfig, device: torch.devic
         n_initial=featurizer.n_initial,
         hidden=cfg.hidden,
         layers=cfg.layers,
+        aggregation=cfg.aggregation,
         backward_head=cfg.backward_policy == "learned" and cfg.loss != "fm",
     )
     with torch.random.fork_rng(devices=[]):

@@ -27,6 +27,7 @@ class ModelConfig:
     n_initial: int
     hidden: int = 128
     layers: int = 3
+    aggregation: str = "sum"  # or "mean", over a block's bonded neighbours
     backward_head: bool = False  # learned P_B: score each removable leaf of a state
 
 
@@ -35,10 +36,13 @@ def _mlp(i: int, h: int, o: int) -> nn.Sequential:
 
 
 class _EdgeConditioned(MessagePassing):
-    """m_i = Σ_j MLP([h_j, slot_j, slot_i]) over bonds j→i (sum aggregation)."""
+    """m_i = Σ_j MLP([h_j, slot_j, slot_i]) over bonds j→i (``aggregation`` "sum"), or the mean of the
+    same terms ("mean", as the original model's NNConv)."""
 
-    def __init__(self, hidden: int) -> None:
-        super().__init__(aggr="add")
+    def __init__(self, hidden: int, aggregation: str = "sum") -> None:
+        if aggregation not in ("sum", "mean"):
+            raise ValueError(f"aggregation must be 'sum' or 'mean', not {aggregation!r}")
+        super().__init__(aggr="add" if aggregation == "sum" else "mean")
         self.msg = nn.Sequential(nn.Linear(3 * hidden, hidden), nn.LeakyReLU(), nn.Linear(hidden, hidden))
 
     def forward(self, h: torch.Tensor, edge_index: torch.Tensor, edge_attr: torch.Tensor) -> torch.Tensor:
@@ -58,7 +62,7 @@ class BlockGraphFlowNet(nn.Module):
         h = cfg.hidden
         self.frag_emb = nn.Embedding(cfg.n_fragments, h)
         self.slot_emb = nn.Embedding(cfg.n_slots, h)
-        self.convs = nn.ModuleList([_EdgeConditioned(h) for _ in range(cfg.layers)])
+        self.convs = nn.ModuleList([_EdgeConditioned(h, cfg.aggregation) for _ in range(cfg.layers)])
         self.gru = nn.GRUCell(h, h)
         self.readout = _mlp(h, h, h)
         self.empty_graph = nn.Parameter(torch.zeros(h))

@@ -11,6 +11,7 @@ from gfn.errors import ConfigError
 
 LossName = Literal["tb", "fm", "db", "subtb"]
 BackwardPolicy = Literal["uniform", "learned"]
+Aggregation = Literal["sum", "mean"]
 
 
 class TrainingConfig(BaseModel):
@@ -73,6 +74,10 @@ class TrainingConfig(BaseModel):
     )
     hidden: int = Field(128, ge=8, le=2048, description="Width of the flow network.")
     layers: int = Field(3, ge=1, le=12, description="Message-passing layers.")
+    aggregation: Aggregation = Field(
+        "sum",
+        description="How a block combines its bonded neighbours' messages: sum, or mean (the paper's network).",
+    )
     grad_clip: float = Field(10.0, gt=0, description="Gradient norm clip.")
     checkpoint_every: int = Field(0, ge=0, description="Also checkpoint every N steps (0: by time only).")
     lr_half_life: int = Field(0, ge=0, description="Halve both learning rates every N steps (0: constant).")
