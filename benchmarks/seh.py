@@ -579,7 +579,7 @@ def _paper_markers(ax1: Any, ax2: Any, ax3: Any | None, ks: tuple[str, ...] = ("
         for method, v in PAPER_TOP1000_SIMILARITY.items():
             ax3.axhline(v, color="black" if method == "GFlowNet" else "0.7", ls=":", lw=1)
             ax3.text(1.2e2, v + 0.005, f"paper {method} {v}", fontsize=8, color="0.3")
-    for ax in (ax1, ax2) if ax3 is None else (ax1, ax2, ax3):
+    for ax in [a for a in (ax1, ax2, ax3) if a is not None]:
         ax.set_xscale("log")
         ax.set_xlim(left=80, right=2e6)
         ax.set_xlabel("molecules visited")
