@@ -174,3 +174,16 @@ def test_segment_sample_frequencies() -> None:
         counts[segment_sample(masked, owner, 2, gen, exploration=1.0)] += 1
     assert counts[1] == 0
     assert torch.allclose(counts[2:] / 3000, torch.full((3,), 1 / 3), atol=0.04)
+
+
+def test_segment_sample_temperature_sharpens_each_state_to_softmax_of_logp_over_t() -> None:
+    """T 0.5 samples from p^2 renormalised per state: 0.2/0.8 -> 1/17, 16/17; 0.5/0.25/0.25 -> 2/3, 1/6, 1/6."""
+    logp = torch.log(torch.tensor([0.2, 0.8, 0.5, 0.25, 0.25]))
+    owner = torch.tensor([0, 0, 1, 1, 1])
+    gen = torch.Generator()
+    gen.manual_seed(1)
+    counts = torch.zeros(5)
+    for _ in range(4000):
+        counts[segment_sample(logp, owner, 2, gen, temperature=0.5)] += 1
+    expected = torch.tensor([1 / 17, 16 / 17, 2 / 3, 1 / 6, 1 / 6])
+    assert torch.allclose(counts / 4000, expected, atol=0.03)
