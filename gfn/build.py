@@ -34,6 +34,7 @@ def build_model(featurizer: Featurizer, cfg: TrainingConfig, device: torch.devic
         hidden=cfg.hidden,
         layers=cfg.layers,
         aggregation=cfg.aggregation,
+        message=cfg.message,
         backward_head=cfg.backward_policy == "learned" and cfg.loss != "fm",
     )
     with torch.random.fork_rng(devices=[]):

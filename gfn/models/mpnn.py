@@ -5,7 +5,9 @@ The original GFlowNet molecule model used NNConv (edge-conditioned) messages wit
 keeps that family — messages are conditioned on the attachment atoms at both ends of a bond, nodes
 are updated by a GRU — but computes the message with an MLP on [h_src, slot_src, slot_dst] instead
 of materialising a hidden×hidden matrix per edge (same expressiveness for one-hot slot ids, far
-cheaper).
+cheaper). ``message="bilinear"`` is that model's own message instead: NNConv with an identity edge
+network on the outer product of two slot embeddings, i.e. h_j @ (a ⊗ b) = (h_j · a) b, a rank-1 matrix
+per bond, plus NNConv's root term.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ class ModelConfig:
     hidden: int = 128
     layers: int = 3
     aggregation: str = "sum"  # or "mean", over a block's bonded neighbours
+    message: str = "mlp"  # or "bilinear", the original model's rank-1 NNConv message
     backward_head: bool = False  # learned P_B: score each removable leaf of a state
 
 
@@ -37,18 +40,35 @@ def _mlp(i: int, h: int, o: int) -> nn.Sequential:
 
 class _EdgeConditioned(MessagePassing):
     """m_i = Σ_j MLP([h_j, slot_j, slot_i]) over bonds j→i (``aggregation`` "sum"), or the mean of the
-    same terms ("mean", as the original model's NNConv)."""
+    same terms ("mean", as the original model's NNConv). With ``message`` "bilinear" each term is
+    (h_j · A slot_j) B slot_i and m_i also gets a root term W h_i + c, as NNConv with the original model's
+    outer-product edge weights."""
 
-    def __init__(self, hidden: int, aggregation: str = "sum") -> None:
+    def __init__(self, hidden: int, aggregation: str = "sum", message: str = "mlp") -> None:
         if aggregation not in ("sum", "mean"):
             raise ValueError(f"aggregation must be 'sum' or 'mean', not {aggregation!r}")
+        if message not in ("mlp", "bilinear"):
+            raise ValueError(f"message must be 'mlp' or 'bilinear', not {message!r}")
         super().__init__(aggr="add" if aggregation == "sum" else "mean")
-        self.msg = nn.Sequential(nn.Linear(3 * hidden, hidden), nn.LeakyReLU(), nn.Linear(hidden, hidden))
+        self.hidden = hidden
+        self.bilinear = message == "bilinear"
+        if self.bilinear:
+            self.src_proj = nn.Linear(hidden, hidden, bias=False)
+            self.dst_proj = nn.Linear(hidden, hidden, bias=False)
+            self.root = nn.Linear(hidden, hidden)
+        else:
+            self.msg = nn.Sequential(nn.Linear(3 * hidden, hidden), nn.LeakyReLU(), nn.Linear(hidden, hidden))
 
     def forward(self, h: torch.Tensor, edge_index: torch.Tensor, edge_attr: torch.Tensor) -> torch.Tensor:
-        return self.propagate(edge_index, h=h, edge_attr=edge_attr)  # type: ignore[no-any-return]
+        out: torch.Tensor = self.propagate(edge_index, h=h, edge_attr=edge_attr)
+        return out + self.root(h) if self.bilinear else out
 
     def message(self, h_j: torch.Tensor, edge_attr: torch.Tensor) -> torch.Tensor:
+        if self.bilinear:
+            a = self.src_proj(edge_attr[:, : self.hidden])
+            b = self.dst_proj(edge_attr[:, self.hidden :])
+            out: torch.Tensor = (h_j * a).sum(-1, keepdim=True) * b
+            return out
         return self.msg(torch.cat([h_j, edge_attr], dim=-1))  # type: ignore[no-any-return]
 
 
@@ -62,7 +82,7 @@ class BlockGraphFlowNet(nn.Module):
         h = cfg.hidden
         self.frag_emb = nn.Embedding(cfg.n_fragments, h)
         self.slot_emb = nn.Embedding(cfg.n_slots, h)
-        self.convs = nn.ModuleList([_EdgeConditioned(h, cfg.aggregation) for _ in range(cfg.layers)])
+        self.convs = nn.ModuleList([_EdgeConditioned(h, cfg.aggregation, cfg.message) for _ in range(cfg.layers)])
         self.gru = nn.GRUCell(h, h)
         self.readout = _mlp(h, h, h)
         self.empty_graph = nn.Parameter(torch.zeros(h))

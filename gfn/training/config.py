@@ -12,6 +12,7 @@ from gfn.errors import ConfigError
 LossName = Literal["tb", "fm", "db", "subtb"]
 BackwardPolicy = Literal["uniform", "learned"]
 Aggregation = Literal["sum", "mean"]
+Message = Literal["mlp", "bilinear"]
 
 
 class TrainingConfig(BaseModel):
@@ -77,6 +78,11 @@ class TrainingConfig(BaseModel):
     aggregation: Aggregation = Field(
         "sum",
         description="How a block combines its bonded neighbours' messages: sum, or mean (the paper's network).",
+    )
+    message: Message = Field(
+        "mlp",
+        description="Message along a bond: mlp of the sender's state and both attachment slots, or bilinear "
+        "(the paper's network: a rank-1 matrix per bond from the two slots, plus a root term).",
     )
     grad_clip: float = Field(10.0, gt=0, description="Gradient norm clip.")
     checkpoint_every: int = Field(0, ge=0, description="Also checkpoint every N steps (0: by time only).")

@@ -10,6 +10,7 @@ from gfn.chem.blocks import library_from_json
 from gfn.errors import ConfigError
 from gfn.featurize import Featurizer
 from gfn.mdp.block_mdp import BlockMDP
+from gfn.mdp.state import STOP
 from gfn.models.mpnn import _EdgeConditioned
 from gfn.training.config import parse_training_config
 from tests.mdp.conftest import TINY
@@ -44,3 +45,37 @@ def test_aggregation_setting_reaches_the_model_and_rejects_unknown_values() -> N
         parse_training_config({"aggregation": "max"})
     with pytest.raises(ValueError, match="aggregation"):
         _EdgeConditioned(8, "max")
+
+
+def test_bilinear_message_is_a_rank_one_matrix_per_bond_plus_a_root_term() -> None:
+    """NNConv with W(e) = a ⊗ b: m_i = W_root h_i + c + Σ_j h_j @ (A s_j ⊗ B s_i), computed by hand."""
+    torch.manual_seed(0)
+    conv = _EdgeConditioned(8, "sum", "bilinear")
+    h = torch.randn(4, 8)
+    src = torch.tensor([1, 2, 0, 0])
+    dst = torch.tensor([0, 0, 1, 2])
+    slots = torch.randn(4, 16)  # (sender slot, receiver slot) embeddings per directed bond
+    out = conv(h, torch.stack([src, dst]), slots)
+    expected = conv.root(h)
+    for e in range(4):
+        w = torch.outer(conv.src_proj(slots[e, :8]), conv.dst_proj(slots[e, 8:]))  # [in, out]
+        expected = expected.index_add(0, dst[e : e + 1], (h[src[e]] @ w)[None])
+    assert torch.allclose(out, expected, atol=1e-5)
+    assert torch.allclose(out[3], conv.root(h[3]))  # no bond: the root term only
+
+
+def test_message_setting_reaches_the_model_and_rejects_unknown_values() -> None:
+    mdp = BlockMDP(library_from_json(TINY), max_blocks=3)
+    fz = Featurizer(mdp)
+    model = build_model(fz, parse_training_config({"hidden": 16, "message": "bilinear"}), torch.device("cpu"))
+    assert all(conv.bilinear and not hasattr(conv, "msg") for conv in model.convs)
+    s1 = mdp.step(mdp.initial, mdp.legal_actions(mdp.initial)[0])
+    s2 = mdp.step(s1, next(a for a in mdp.legal_actions(s1) if a.kind != STOP))
+    g = fz([mdp.initial, s1, s2])
+    assert g.edge_index.shape[1] == 2  # s2 has one bond, both directions
+    logits, log_flow = model(g)  # runs end to end
+    assert torch.isfinite(log_flow).all() and logits.shape[0] > 3
+    with pytest.raises(ConfigError, match="message"):
+        parse_training_config({"message": "attention"})
+    with pytest.raises(ValueError, match="message"):
+        _EdgeConditioned(8, "sum", "attention")
