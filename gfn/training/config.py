@@ -38,7 +38,13 @@ class TrainingConfig(BaseModel):
     lr: float = Field(5e-4, gt=0, le=1.0, description="Adam learning rate of the policy.")
     lr_logz: float = Field(5e-2, gt=0, le=10.0, description="Learning rate of log Z (TB).")
     exploration: float = Field(0.05, ge=0, le=1, description="ε of ε-uniform exploration.")
-    temperature: float = Field(1.0, gt=0, le=100, description="Sampling temperature on the logits.")
+    temperature: float = Field(
+        1.0,
+        gt=0,
+        le=100,
+        description="Temperature of the training sampler (logits / T). Below 1 training visits higher-reward "
+        "molecules; TB, DB and SubTB learn off-policy, so the trained policy (sampled at T 1) still follows R.",
+    )
     replay_fraction: float = Field(
         0.0,
         ge=0,
