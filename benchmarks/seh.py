@@ -55,6 +55,7 @@ import json  # noqa: E402
 import math  # noqa: E402
 import signal  # noqa: E402
 import sys  # noqa: E402
+import textwrap  # noqa: E402
 import threading  # noqa: E402
 import time  # noqa: E402
 from collections.abc import Callable  # noqa: E402
@@ -542,7 +543,8 @@ def plot(folder: Path, out: Path) -> Path | None:
         for k, pts in main.items()
         if not k.endswith("_gpu")
     )
-    fig.suptitle(f"molgfn on the sEH reference task (2 CPU cores, 1 thread): {secs}", fontsize=9)
+    title = textwrap.fill(f"molgfn on the sEH reference task (2 CPU cores, 1 thread): {secs}", 220)
+    fig.suptitle(title, fontsize=9)
     _save(fig, out)
 
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(15, 7.5))
