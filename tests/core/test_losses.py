@@ -157,21 +157,26 @@ def test_segment_log_softmax_matches_per_state() -> None:
     assert out[3] == float("-inf") and out[5] == 0.0
 
 
+def _sample_counts(
+    logp: torch.Tensor, owner: torch.Tensor, draws: int, gen: torch.Generator, **kwargs: float
+) -> torch.Tensor:
+    """How often each flat action is drawn by ``draws`` calls of segment_sample (2 states)."""
+    counts = torch.zeros(logp.shape[0])
+    for _ in range(draws):
+        counts[segment_sample(logp, owner, 2, gen, **kwargs)] += 1
+    return counts
+
+
 def test_segment_sample_frequencies() -> None:
     logp = torch.log(torch.tensor([0.2, 0.8, 0.5, 0.25, 0.25]))
     owner = torch.tensor([0, 0, 1, 1, 1])
     gen = torch.Generator()
     gen.manual_seed(0)
-    counts = torch.zeros(5)
-    for _ in range(4000):
-        counts[segment_sample(logp, owner, 2, gen)] += 1
-    freq = counts / 4000
+    freq = _sample_counts(logp, owner, 4000, gen) / 4000
     assert torch.allclose(freq, torch.tensor([0.2, 0.8, 0.5, 0.25, 0.25]), atol=0.03)
     # exploration 1.0: uniform over legal actions
     masked = torch.tensor([0.0, float("-inf"), 0.0, 0.0, 0.0])
-    counts = torch.zeros(5)
-    for _ in range(3000):
-        counts[segment_sample(masked, owner, 2, gen, exploration=1.0)] += 1
+    counts = _sample_counts(masked, owner, 3000, gen, exploration=1.0)
     assert counts[1] == 0
     assert torch.allclose(counts[2:] / 3000, torch.full((3,), 1 / 3), atol=0.04)
 
@@ -182,8 +187,6 @@ def test_segment_sample_temperature_sharpens_each_state_to_softmax_of_logp_over_
     owner = torch.tensor([0, 0, 1, 1, 1])
     gen = torch.Generator()
     gen.manual_seed(1)
-    counts = torch.zeros(5)
-    for _ in range(4000):
-        counts[segment_sample(logp, owner, 2, gen, temperature=0.5)] += 1
+    counts = _sample_counts(logp, owner, 4000, gen, temperature=0.5)
     expected = torch.tensor([1 / 17, 16 / 17, 2 / 3, 1 / 6, 1 / 6])
     assert torch.allclose(counts / 4000, expected, atol=0.03)
