@@ -480,9 +480,9 @@ def load_results(folder: Path) -> dict[str, list[dict[str, Any]]]:
 #: besides each loss's ``seh_<loss>.json``, the runs BENCHMARKS.md compares with the paper: drawn in full in
 #: seh.png; every other setting's run is drawn only in seh_variants.png (top-100 and modes)
 HEADLINE = {
-    "tb_h256_r50_eps01_t08": "TB, best setting (sampling at T 0.8)",
-    "tb_h256_r50_eps01_t08_seed1": "TB, best setting, seed 1",
-    "tb_h256_r50_eps01_t08_u2": "TB, best setting, 2 updates per batch",
+    "tb_h256_r50_eps01_t08": "TB, T 0.8 (default)",
+    "tb_h256_r50_eps01_t08_seed1": "TB, T 0.8, seed 1",
+    "tb_h256_r50_eps01_t08_u2": "TB, T 0.8, 2 updates",
     "tb_h256_r50_eps01": "TB, T 1 (session 7)",
     "tb_h256_r50_eps01_seed1": "TB, T 1 (session 7), seed 1",
 }
