@@ -512,7 +512,8 @@ def plot(folder: Path, out: Path) -> Path | None:
         return None
     colours = {"tb": "tab:blue", "fm": "tab:orange", "db": "tab:green", "subtb": "tab:red"}
     headline_colours = ["tab:purple", "tab:pink", "tab:brown", "tab:olive", "tab:cyan", "tab:gray"]
-    colours |= dict(zip(HEADLINE, headline_colours, strict=False))
+    # strict: a HEADLINE run without a colour would silently drop out of the main figure
+    colours |= dict(zip(HEADLINE, headline_colours[: len(HEADLINE)], strict=True))
     main = {k: v for k, v in results.items() if k in colours or k.endswith("_gpu")}
 
     fig, (ax1, ax2, ax3) = plt.subplots(1, 3, figsize=(17, 7))
