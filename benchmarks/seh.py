@@ -491,7 +491,7 @@ def load_results(folder: Path) -> dict[str, list[dict[str, Any]]]:
 #: seh.png; every other setting's run is drawn only in seh_variants.png (top-100 and modes)
 HEADLINE = {
     "tb_t07_u2": "TB, T 0.7, 2 updates (default)",
-    "tb_t07_u2_seed1": "TB, T 0.7, 2 updates, seed 1",
+    "tb_t07_u2_threads2": "TB default, --threads 2, machine to itself",
     "tb_h256_r50_eps01_t07": "TB, T 0.7, 1 update",
     "tb_h256_r50_eps01_t08": "TB, T 0.8",
     "tb_h256_r50_eps01": "TB, T 1 (session 7)",
@@ -556,7 +556,7 @@ def plot(folder: Path, out: Path) -> Path | None:
         for k, pts in main.items()
         if not k.endswith("_gpu")
     )
-    title = textwrap.fill(f"molgfn on the sEH reference task (2 CPU cores, 1 thread): {secs}", 220)
+    title = textwrap.fill(f"molgfn on the sEH reference task (2 CPU cores; 1 torch thread unless named): {secs}", 220)
     fig.suptitle(title, fontsize=9)
     _save(fig, out)
 
