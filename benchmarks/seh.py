@@ -657,7 +657,13 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--out", type=Path, default=None, help="default benchmarks/results/seh_<loss>[_quick].json")
     ap.add_argument("--batch-size", type=int, default=16, help="trajectories per step (paper: 4)")
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--threads", type=int, default=1, help="torch intra-op threads (default 1)")
+    ap.add_argument(
+        "--threads",
+        type=int,
+        default=1,
+        help="torch intra-op threads (default 1); more only with the cores otherwise idle: with another "
+        "process on them the waiting threads stall each other (measured: 10x slower)",
+    )
     ap.add_argument("--device", default="cpu", help="cpu or cuda[:N] for the model (the MDP and the proxy stay on CPU)")
     ap.add_argument(
         "--override",
