@@ -69,8 +69,9 @@ from rdkit import Chem, DataStructs  # noqa: E402
 from rdkit.Chem.Scaffolds import MurckoScaffold  # noqa: E402
 
 from benchmarks._common import RESULTS, machine, peak_rss_mb, shared_data, write_json  # noqa: E402
-from gfn.build import build_loss, build_mdp, build_model, build_reward  # noqa: E402
+from gfn.build import build_loss, build_mdp, build_model, build_reward, resolve_device  # noqa: E402
 from gfn.chem.blocks import load_library  # noqa: E402
+from gfn.errors import ConfigError  # noqa: E402
 from gfn.featurize import Featurizer  # noqa: E402
 from gfn.metrics import fingerprints  # noqa: E402
 from gfn.sampling.sampler import Sampler  # noqa: E402
@@ -306,7 +307,7 @@ def run_seh(
     reward_fn = build_reward(spec)
     mdp = build_mdp(lib, cfg)
     featurizer = Featurizer(mdp)
-    device = torch.device(cfg.device)
+    device = resolve_device(cfg.device)  # a clear ConfigError when CUDA is asked for and absent
     model = build_model(featurizer, cfg, device)
     optimizer = make_optimizer(model, cfg)
     gen = torch.Generator()
@@ -423,7 +424,8 @@ def profile_phases(
     """Time ``n_steps`` further training steps (the trained policy), phase by phase, as ``train()``
     does them: sample, score (proxy), local search (when on), then per update (``updates_per_batch``)
     loss forward (featurize + model), backward, optimiser step."""
-    sampler = Sampler(mdp, featurizer, model, torch.device(cfg.device))
+    device = torch.device(cfg.device)
+    sampler = Sampler(mdp, featurizer, model, device)
     settings = build_loss(cfg)
     phases = {"sample": 0.0, "score": 0.0, "local_search": 0.0, "loss_forward": 0.0, "backward": 0.0, "optimizer": 0.0}
     n_traj = n_states = 0
@@ -442,7 +444,7 @@ def profile_phases(
         model.train()
         for _ in range(cfg.updates_per_batch):
             t0 = time.perf_counter()
-            value = compute_loss(settings, trajs, mdp, featurizer, model, torch.device(cfg.device))
+            value = compute_loss(settings, trajs, mdp, featurizer, model, device)
             t1 = time.perf_counter()
             optimizer.zero_grad(set_to_none=True)
             value.backward()  # type: ignore[no-untyped-call]
@@ -648,6 +650,16 @@ def stop_handler(stop: threading.Event) -> Callable[[int, Any], None]:
     return handle
 
 
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be an integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--loss", choices=LOSSES, default="tb")
@@ -659,7 +671,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument(
         "--threads",
-        type=int,
+        type=_positive_int,
         default=1,
         help="torch intra-op threads (default 1); more only with the cores otherwise idle: with another "
         "process on them the waiting threads stall each other (measured: 10x slower)",
@@ -701,17 +713,20 @@ def main(argv: list[str] | None = None) -> None:
         f"sEH reference task, loss {args.loss}, batch {args.batch_size}, device {args.device}, "
         f"budget {trajectories or '-'} molecules / {minutes or '-'} min, torch threads {torch.get_num_threads()}"
     )
-    run = run_seh(
-        data,
-        args.loss,
-        batch_size=args.batch_size,
-        max_molecules=trajectories,
-        max_seconds=None if minutes is None else 60 * minutes,
-        seed=args.seed,
-        profile_steps=3 if args.quick else 10,
-        overrides={"device": args.device, **(args.override or {})},
-        stop=stop,
-    )
+    try:  # a bad setting (--batch-size, --device, --override) is found while the run is set up
+        run = run_seh(
+            data,
+            args.loss,
+            batch_size=args.batch_size,
+            max_molecules=trajectories,
+            max_seconds=None if minutes is None else 60 * minutes,
+            seed=args.seed,
+            profile_steps=3 if args.quick else 10,
+            overrides={"device": args.device, **(args.override or {})},
+            stop=stop,
+        )
+    except ConfigError as exc:
+        sys.exit(f"benchmarks.seh: {exc}")
     print_table(run.points)
     prof = run.meta["profile"]
     if prof:

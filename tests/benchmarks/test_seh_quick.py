@@ -79,3 +79,35 @@ def test_first_signal_stops_cleanly_and_a_second_exits_at_once() -> None:
     with pytest.raises(SystemExit) as exc:
         handle(signal.SIGINT, None)
     assert exc.value.code == 128 + signal.SIGINT
+
+
+def test_bad_command_line_input_exits_with_a_message_and_writes_nothing(
+    shared_data: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import torch
+
+    from benchmarks.seh import main
+
+    out = tmp_path / "seh_tb_quick.json"
+    with pytest.raises(SystemExit) as exc:
+        main(["--quick", "--threads", "0", "--out", str(out)])
+    assert exc.value.code == 2 and "--threads: must be at least 1, got 0" in capsys.readouterr().err
+    if not (shared_data / "blocks_PDB_105.json").is_file() or not (shared_data / "seh_proxy.npz").is_file():
+        pytest.skip(f"reference data not found in {shared_data}")
+    handlers = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+    threads = torch.get_num_threads()
+    try:
+        for args, message in (
+            (["--batch-size", "0"], "batch_size: Input should be greater than or equal to 1"),
+            (["--override", '{"lr": -1}'], "lr: Input should be greater than 0"),
+            (["--device", "cuda:99"] if not torch.cuda.is_available() else ["--device", "tpu"], "device:"),
+        ):
+            with pytest.raises(SystemExit) as exc:
+                main(["--quick", *args, "--out", str(out)])
+            assert isinstance(exc.value.code, str) and exc.value.code.startswith("benchmarks.seh: ")
+            assert message in exc.value.code
+    finally:
+        for sig, handler in handlers.items():
+            signal.signal(sig, handler)
+        torch.set_num_threads(threads)
+    assert not out.exists()
